@@ -1,0 +1,23 @@
+# Self-contained from a fresh clone: creates .venv and installs mcls (editable)
+# with its test extra; reinstalls only when the packaging files change.
+PYTHON ?= python3
+VENV   := .venv
+STAMP  := $(VENV)/.mcls-installed
+
+.PHONY: demo test
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml setup.py | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	touch $@
+
+# broken.tex is meant to have errors, so exit status 1 is the expected outcome;
+# 2 (unreadable file, usage error) or anything else still fails the target.
+demo: $(STAMP)
+	@status=0; $(VENV)/bin/mcls check examples/hadamard.md examples/gram.tex examples/broken.tex || status=$$?; \
+	test $$status -le 1
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q

@@ -1,0 +1,1 @@
+"""Package data: the Lark grammar (shipped in the wheel as mcls.grammar)."""

@@ -1,0 +1,3 @@
+"""mcls: the matrix calculus language server."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,256 @@
+"""The document pipeline: text -> regions -> macros expanded -> parse -> scope -> shapes.
+
+Protocol-free: the CLI, the tests and the LSP layer call these functions.
+Per-region work is cached by the region's text (spans inside a region are
+relative to its start), so re-analysing after a keystroke redoes only the
+region that changed, unless the change altered declarations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from . import ir
+from .document.macros import Macro, collect_macros, expand
+from .document.regions import Region, find_regions
+from .parse import ParsedMath, parse_math
+from .problems import Problem, Related, Severity
+from .scope import Decl, Scope, assumption_statements, declarations_in, prose_declarations, resolve, size_equalities, symbol_name
+from .shapes import Shape, ShapeChecker, ShapeResult
+
+Span = tuple[int, int]
+
+
+@dataclass
+class RegionAnalysis:
+    region: Region
+    parsed: ParsedMath  # spans relative to region.start
+    statements: tuple[ir.Chain, ...] = ()  # resolved
+    shapes: ShapeResult | None = None
+    problems: list[Problem] = field(default_factory=list)  # spans relative, related absolute
+
+    def shape_of(self, node: ir.Expr) -> Shape | None:
+        return self.shapes.get(node) if self.shapes else None
+
+
+@dataclass
+class DocumentAnalysis:
+    text: str
+    language: str
+    path: str | None
+    regions: list[RegionAnalysis]
+    scope: Scope
+    macros: dict[str, Macro]
+    problems: list[Problem]
+
+    def region_at(self, offset: int) -> RegionAnalysis | None:
+        lo, hi = 0, len(self.regions) - 1
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            r = self.regions[mid].region
+            if offset < r.outer_start:
+                hi = mid - 1
+            elif offset > r.outer_end:
+                lo = mid + 1
+            else:
+                return self.regions[mid]
+        return None
+
+
+class _Cache:
+    """Bounded LRU of per-region results (parse and shape), shared across versions."""
+
+    def __init__(self, size: int = 20000):
+        self.size = size
+        self.data: OrderedDict = OrderedDict()
+
+    def get(self, key):
+        v = self.data.get(key)
+        if v is not None:
+            self.data.move_to_end(key)
+        return v
+
+    def put(self, key, value):
+        self.data[key] = value
+        self.data.move_to_end(key)
+        if len(self.data) > self.size:
+            self.data.popitem(last=False)
+
+
+_PARSE_CACHE = _Cache()
+_SHAPE_CACHE = _Cache()
+
+
+def _macros_fp(macros: dict[str, Macro]) -> str:
+    h = hashlib.blake2b(digest_size=12)
+    for k in sorted(macros):
+        m = macros[k]
+        h.update(f"{k}\0{m.nargs}\0{m.default}\0{m.body}\1".encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def _parse_region(r: Region, macros: dict[str, Macro], mfp: str) -> ParsedMath:
+    key = (r.text, mfp)
+    hit = _PARSE_CACHE.get(key)
+    if hit is not None:
+        return hit
+    if macros or "\\def" in r.text or "\\newcommand" in r.text:
+        ex = expand(r.text, 0, macros)
+        pm = parse_math(ex.text, origin=(ex.starts, ex.ends))
+    else:
+        pm = parse_math(r.text)
+    _PARSE_CACHE.put(key, pm)
+    return pm
+
+
+def _shift(span: Span, by: int) -> Span:
+    return (span[0] + by, span[1] + by)
+
+
+def _abs_decl(d: Decl, by: int, path: str | None) -> Decl:
+    return Decl(d.name, d.rows, d.cols, _shift(d.span, by), d.shape_text, d.kind, d.assumptions, path)
+
+
+def analyze(text: str, language: str, path: str | None = None) -> DocumentAnalysis:
+    regions = find_regions(text, language)
+    macros = collect_macros(text) if ("\\def" in text or "command" in text or "\\Declare" in text or "\\let" in text) else {}
+    mfp = _macros_fp(macros)
+    parsed = [_parse_region(r, macros, mfp) for r in regions]
+
+    # Pass 1: declarations anywhere in the document (papers declare after use too).
+    scope = Scope()
+    for r, pm in zip(regions, parsed):
+        for st in pm.math.statements:
+            for d in declarations_in(st):
+                scope.declare(_abs_decl(d, r.start, path))
+    pdecls, passump = prose_declarations(text, regions, parsed)
+    for d in pdecls:
+        scope.declare(_abs_decl(d, 0, path))
+    for name, kinds in passump.items():
+        scope.assumptions.setdefault(name, set()).update(kinds)
+    for pm in parsed:
+        for st in pm.math.statements:
+            size_equalities(st, scope)
+            assumption_statements(st, scope)
+
+    # Pass 2: shapes, region by region; definitions (`M = …`) flow forward.
+    decl_fp = _scope_fp(scope)
+    results: list[RegionAnalysis] = []
+    problems: list[Problem] = []
+    for r, pm in zip(regions, parsed):
+        ra = _check_region(r, pm, scope, decl_fp)
+        results.append(ra)
+        for name, shape in _definitions(ra):
+            if name not in scope.decls:
+                scope.declare(Decl(name, shape.rows, shape.cols, _first_span(ra, name), "", kind="defined", path=path))
+                decl_fp = _scope_fp(scope)
+        for p in ra.problems:
+            problems.append(Problem(p.code, p.message, _shift(p.span, r.start), p.severity, p.related))
+    for old, new in scope.redeclared:
+        problems.append(Problem("shape/redeclared", f"{new.name} was declared as {_shape_text(old)} before; this declares it as {_shape_text(new)}",
+                                new.span, Severity.WARNING, (Related(old.span, f"first declaration of {old.name}", old.path),)))
+    problems.sort(key=lambda p: p.span)
+    return DocumentAnalysis(text, language, path, results, scope, macros, problems)
+
+
+def _shape_text(d: Decl) -> str:
+    from .sizes import size_text
+
+    if d.rows == 1 and d.cols == 1:
+        return "a scalar"
+    if d.cols == 1:
+        return f"a {size_text(d.rows)}-vector"
+    return f"{size_text(d.rows)}×{size_text(d.cols)}"
+
+
+def _scope_fp(scope: Scope) -> str:
+    h = hashlib.blake2b(digest_size=12)
+    for k in sorted(scope.decls):
+        d = scope.decls[k]
+        h.update(f"{k}\0{d.rows}\0{d.cols}\1".encode("utf-8", "surrogatepass"))
+    for k in sorted(scope.assumptions):
+        h.update(f"{k}\0{sorted(scope.assumptions[k])}\2".encode())
+    h.update(str(sorted(scope.sizes._bind.items(), key=str)).encode())
+    return h.hexdigest()
+
+
+def _check_region(r: Region, pm: ParsedMath, scope: Scope, fp: str) -> RegionAnalysis:
+    key = (r.text, id(pm), fp)
+    hit = _SHAPE_CACHE.get(key)
+    if hit is not None and hit[0] is pm:
+        _, statements, res, probs = hit
+        return RegionAnalysis(r, pm, statements, res, list(probs))
+    checker = ShapeChecker(_child_scope(scope), r.text)
+    statements = tuple(resolve(st, scope) for st in pm.math.statements)
+    for st in statements:
+        checker.check(st)
+    probs: list[Problem] = list(checker.res.problems)
+    for issue in pm.issues:
+        probs.append(Problem("parse/syntax", issue.message, issue.span, Severity.INFORMATION))
+    for name, span in pm.unknown:
+        probs.append(Problem("parse/unknown-macro", f"unknown command {name}: mcls reads it as an opaque symbol", span, Severity.HINT))
+    _SHAPE_CACHE.put(key, (pm, statements, checker.res, tuple(probs)))
+    return RegionAnalysis(r, pm, statements, checker.res, probs)
+
+
+def _child_scope(scope: Scope) -> Scope:
+    """Same declarations, own unknown-size bindings (so regions do not leak into each other)."""
+    from .sizes import Sizes
+
+    s = Sizes()
+    s._bind = dict(scope.sizes._bind)
+    return Scope(scope.decls, s, scope.size_names, scope.assumptions, [])
+
+
+def _definitions(ra: RegionAnalysis):
+    """`M = …` where M is a plain undeclared name and the right side has a known shape."""
+    from .shapes import is_known
+
+    for st in ra.statements:
+        if len(st.parts) >= 2 and st.ops and st.ops[0] in ("=", ":=") and isinstance(st.parts[0], ir.Sym):
+            s = ra.shape_of(st.parts[1])
+            if s is not None and is_known(s.rows) and is_known(s.cols):
+                yield st.parts[0].name, s
+
+
+def _first_span(ra: RegionAnalysis, name: str) -> Span:
+    for st in ra.statements:
+        for node in st.walk():
+            if isinstance(node, ir.Sym) and node.name == name and node.span:
+                return _shift(node.span, ra.region.start)
+    return (ra.region.start, ra.region.end)
+
+
+# ------------------------------------------------------------------ public, protocol-free API
+
+
+def check_document(text: str, language: str, path: str | None = None) -> list[Problem]:
+    return analyze(text, language, path).problems
+
+
+def node_at(ra: RegionAnalysis, rel: int) -> tuple[ir.Chain, ir.Expr] | None:
+    """Smallest node whose span contains the relative offset ``rel``."""
+    best: tuple[ir.Chain, ir.Expr] | None = None
+    best_len = None
+    for st in ra.statements:
+        if st.span is None or not (st.span[0] <= rel <= st.span[1]):
+            continue
+        for node in st.walk():
+            sp = node.span
+            if sp is None or not (sp[0] <= rel < max(sp[1], sp[0] + 1)):
+                continue
+            ln = sp[1] - sp[0]
+            if best_len is None or ln < best_len or (ln == best_len and not isinstance(node, ir.Chain)):
+                best, best_len = (st, node), ln
+    if best is None:
+        for st in ra.statements:
+            if st.span and st.span[0] <= rel <= st.span[1]:
+                return st, st
+    return best
+
+
+def symbol_decl(scope: Scope, node: ir.Expr) -> Decl | None:
+    name = symbol_name(node) if isinstance(node, (ir.Sym, ir.Indexed)) else None
+    return scope.decls.get(name) if name else None

@@ -1,0 +1,1 @@
+"""Document text handling: positions and math regions."""

@@ -1,0 +1,1 @@
+"""LSP glue: protocol types and positions only; no math lives here."""

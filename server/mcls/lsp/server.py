@@ -1,0 +1,258 @@
+"""The pygls language server: document sync, diagnostics and hover.
+
+Protocol glue only: positions are converted here and everything else is asked of
+``mcls.analysis`` (imported lazily, so ``initialize`` is answered before sympy
+loads). Analysis runs on one worker thread: the event loop keeps reading
+messages (cancellation, new edits) meanwhile, and analysis code never runs
+concurrently with itself, so its caches need no locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.workspace import TextDocument, Workspace
+
+from mcls import __version__
+from mcls.lsp.convert import PositionMap, to_diagnostic
+from mcls.problems import Problem
+
+log = logging.getLogger(__name__)
+
+# Small enough for the 50 ms keystroke budget, long enough to coalesce a burst
+# of didChange notifications from fast typing or a paste.
+DEBOUNCE_SECONDS = 0.03
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One version of an open document, with its position map."""
+
+    uri: str
+    version: int | None
+    text: str
+    language: str | None  # None: not a language mcls analyses
+    path: str | None
+    positions: PositionMap
+
+
+# Lines with their breaks, split the way LSP counts lines (\n, \r\n, \r only).
+_LSP_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+class _LspTextDocument(TextDocument):
+    # pygls splits with str.splitlines, which also breaks at \f, \v, U+2028...:
+    # incremental edits after such a character would land on the wrong line.
+    @property
+    def lines(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(_LSP_LINE.findall(self.source))
+
+
+class _LspWorkspace(Workspace):
+    def _create_text_document(self, doc_uri: str, *args: Any, **kwargs: Any) -> TextDocument:
+        doc = super()._create_text_document(doc_uri, *args, **kwargs)
+        doc.__class__ = _LspTextDocument
+        return doc
+
+
+class MclsServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("mcls", __version__)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mcls-analysis")
+        self._pending: dict[str, asyncio.Task[None]] = {}
+        self._snapshots: dict[str, Snapshot] = {}
+
+    def snapshot(self, uri: str) -> Snapshot:
+        """The current version of ``uri``, cached until its version or text changes."""
+        doc = self.workspace.get_text_document(uri)
+        text = doc.source
+        cached = self._snapshots.get(uri)
+        if cached is not None and cached.version == doc.version and cached.text == text:
+            return cached
+        from mcls.document.regions import language_for
+
+        encoding = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
+        snap = Snapshot(
+            uri=uri,
+            version=doc.version,
+            text=text,
+            language=language_for(doc.language_id, doc.path) or None,
+            path=doc.path,
+            positions=PositionMap(text, encoding),
+        )
+        self._snapshots[uri] = snap
+        return snap
+
+    async def analyse(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def schedule_diagnostics(self, uri: str) -> None:
+        """(Re)start the debounced diagnostics run for ``uri``."""
+        self.cancel_diagnostics(uri)
+        task = asyncio.get_running_loop().create_task(self._publish_diagnostics(uri))
+        self._pending[uri] = task
+        task.add_done_callback(lambda t: self._pending.pop(uri, None) if self._pending.get(uri) is t else None)
+
+    def cancel_diagnostics(self, uri: str) -> None:
+        task = self._pending.pop(uri, None)
+        if task is not None:
+            task.cancel()
+
+    def forget(self, uri: str) -> None:
+        self.cancel_diagnostics(uri)
+        self._snapshots.pop(uri, None)
+
+    def stop(self) -> None:
+        for uri in list(self._pending):
+            self.cancel_diagnostics(uri)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _publish_diagnostics(self, uri: str) -> None:
+        try:
+            await asyncio.sleep(DEBOUNCE_SECONDS)
+            snap = self.snapshot(uri)
+            problems: list[Problem] = []
+            if snap.language is not None:
+                problems = await self.analyse(_check, snap.text, snap.language, snap.path)
+            if self.workspace.get_text_document(uri).version != snap.version:
+                return  # superseded: the newer edit scheduled its own run
+            diagnostics = [to_diagnostic(p, snap.positions, uri) for p in problems]
+            self.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=snap.version)
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("diagnostics failed for %s", uri)
+
+
+# Analysis entry points, run on the worker thread.
+
+
+def _check(text: str, language: str, path: str | None) -> list[Problem]:
+    from mcls.analysis import check_document
+
+    return list(check_document(text, language, path))
+
+
+def _hover(text: str, language: str, offset: int) -> Any:
+    from mcls import analysis
+
+    hover = getattr(analysis, "hover", None)  # absent while the analysis grows it
+    return hover(text, language, offset) if hover is not None else None
+
+
+def _warm_up() -> None:
+    try:
+        import mcls.analysis  # noqa: F401  (loads sympy & co. before the first request)
+    except Exception:
+        log.exception("cannot import mcls.analysis")
+
+
+def build_server() -> MclsServer:
+    server = MclsServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: MclsServer, params: types.InitializeParams) -> None:
+        # pygls creates the workspace just before calling this; no document is open yet.
+        _guard(setattr, ls.workspace, "__class__", _LspWorkspace)
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: MclsServer, params: types.InitializedParams) -> None:
+        ls._pool.submit(_warm_up)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    async def did_open(ls: MclsServer, params: types.DidOpenTextDocumentParams) -> None:
+        _guard(ls.schedule_diagnostics, params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    async def did_change(ls: MclsServer, params: types.DidChangeTextDocumentParams) -> None:
+        _guard(ls.schedule_diagnostics, params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    async def did_save(ls: MclsServer, params: types.DidSaveTextDocumentParams) -> None:
+        _guard(ls.schedule_diagnostics, params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    async def did_close(ls: MclsServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        _guard(ls.forget, uri)
+        _guard(
+            ls.text_document_publish_diagnostics,
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=[]),
+        )
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    async def hover(ls: MclsServer, params: types.HoverParams) -> types.Hover | None:
+        try:
+            snap = ls.snapshot(params.text_document.uri)
+            if snap.language is None:
+                return None
+            offset = snap.positions.offset(params.position)
+            result = await ls.analyse(_hover, snap.text, snap.language, offset)
+            if result is None:
+                return None
+            return types.Hover(
+                contents=types.MarkupContent(kind=_hover_kind(ls), value=result.markdown),
+                range=snap.positions.range(result.span),
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("hover failed for %s", params.text_document.uri)
+            return None
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: MclsServer, params: None) -> None:
+        _guard(ls.stop)
+
+    return server
+
+
+def _hover_kind(ls: LanguageServer) -> types.MarkupKind:
+    # Markdown only when the client says it renders it (LSP's default is plain text).
+    caps = ls.client_capabilities.text_document
+    formats = caps.hover.content_format if caps and caps.hover else None
+    return types.MarkupKind.Markdown if formats and types.MarkupKind.Markdown in formats else types.MarkupKind.PlainText
+
+
+def _guard(fn: Callable[..., Any], *args: Any) -> None:
+    """Run a handler step; log instead of letting an exception reach pygls."""
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("%s failed", getattr(fn, "__name__", fn))
+
+
+class _QuietExit(logging.Filter):
+    """pygls ends a TCP session by raising SystemExit inside the connection
+    callback; asyncio would log that normal exit as an unhandled exception."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], SystemExit))
+
+
+def serve(tcp: tuple[str, int] | None = None, log_level: str = "WARNING") -> None:
+    # stdout carries the protocol: logs go to stderr only.
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, log_level, logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("asyncio").addFilter(_QuietExit())
+    server = build_server()
+    if tcp is None:
+        server.start_io()
+    else:
+        server.start_tcp(*tcp)

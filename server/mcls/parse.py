@@ -1,0 +1,887 @@
+"""Math text -> IR (``mcls.ir``), with document spans on every node.
+
+The grammar (``grammar/matrix.lark``) is syntactic only; what a name *means*
+(``E_{ij}`` a basis matrix or an entry of a declared ``E``) is decided later by
+the scope stage, which knows the declarations. Parsing never raises: a line
+that cannot be read becomes a ``ParseIssue`` with the offending range.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import ir
+from .ir import Expr
+
+GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta",
+    "iota", "kappa", "lambda", "mu", "nu", "xi", "pi", "varpi", "rho", "varrho", "sigma", "varsigma",
+    "tau", "upsilon", "phi", "varphi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda",
+    "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega", "ell", "hbar", "imath", "jmath",
+}
+TRANSPOSE_MARKS = {"T", "\\top", "\\intercal", "\\mathsf{T}", "\\mathrm{T}", "\\textsf{T}", "\\mathsf T",
+                   "\\ast", "*", "H", "\\mathsf{H}", "\\mathrm{H}", "\\mathsf{t}", "t", "\\tau", "\\prime", "'"}
+FUNC_NAMES = {
+    "tr": "tr", "Tr": "tr", "trace": "tr", "Trace": "tr", "det": "det", "log": "log", "ln": "log",
+    "exp": "exp", "tanh": "tanh", "sin": "sin", "cos": "cos", "diag": "diag", "Diag": "Diag",
+    "vec": "vec", "sigma": "sigma", "sigmoid": "sigma", "relu": "relu", "ReLU": "relu",
+    "logdet": "logdet", "sqrt": "sqrt", "softplus": "softplus",
+}
+REL_NAMES = {
+    "=": "=", ":=": ":=", "\\coloneqq": ":=", "\\coloneq": ":=", "\\triangleq": ":=", "\\equiv": ":=",
+    "\\eqqcolon": "=:", "\\doteq": ":=", "\\in": "\\in", "\\approx": "\\approx", "\\ne": "\\ne",
+    "\\neq": "\\ne", "\\le": "\\le", "\\leq": "\\le", "\\ge": "\\ge", "\\geq": "\\ge",
+    "\\leqslant": "\\le", "\\geqslant": "\\ge", "\\succ": "\\succ", "\\succeq": "\\succeq",
+    "\\prec": "\\prec", "\\preceq": "\\preceq", "\\sim": "\\sim", "\\propto": "\\propto",
+    "\\simeq": "\\approx", "\\cong": "\\approx", "<": "<", ">": ">",
+}
+
+
+@dataclass(frozen=True)
+class ParseIssue:
+    span: tuple[int, int]
+    message: str
+
+
+@dataclass(frozen=True)
+class ParsedMath:
+    math: ir.Math
+    issues: tuple[ParseIssue, ...]
+    unknown: tuple[tuple[str, tuple[int, int]], ...]  # unknown commands and where
+
+
+# ------------------------------------------------------------------ helpers: heads consumed by products
+
+
+@dataclass(frozen=True)
+class _FuncHead:
+    name: str
+    style: str
+    span: tuple[int, int]
+    primes: int = 0
+
+
+@dataclass(frozen=True)
+class _DiffHead:
+    span: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class _DerivOp:
+    """``\\frac{\\partial}{\\partial X}`` waiting for its operand."""
+
+    wrt: Expr
+    span: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class _Cont:
+    """Marker: this chain continues the previous statement (``&= …`` in align)."""
+
+
+# ------------------------------------------------------------------ grammar loading
+
+
+def _grammar_text() -> str:
+    try:
+        return resources.files("mcls.grammar").joinpath("matrix.lark").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):  # running from a source tree without install
+        return (Path(__file__).resolve().parents[2] / "grammar" / "matrix.lark").read_text(encoding="utf-8")
+
+
+_OPERAND_END = {
+    "LETTER", "DIGITS", "CMD", "FONTSYM", "FIELD", "RPAR", "RSQB", "RBRACE", "RBAR", "RDBAR",
+    "PRIME", "FRAC_DIGITS", "RBRACE_ESC", "RANGLE", "MATRIX_ENV", "DBAR_FUNC",
+}
+
+
+class _PairBars:
+    """Post-lexer: ``|`` and ``\\|`` are both openers and closers; decide which
+    from the previous token (after an operand and with one open, it closes)."""
+
+    always_accept = ("BAR", "DBAR")
+
+    def process(self, stream):
+        stack: list[str] = []
+        prev: str | None = None
+        for tok in stream:
+            if tok.type in ("BAR", "DBAR"):
+                kind = tok.type
+                if stack and stack[-1] == kind and prev in _OPERAND_END:
+                    stack.pop()
+                    tok = Token.new_borrow_pos("R" + kind, tok.value, tok)
+                else:
+                    stack.append(kind)
+                    tok = Token.new_borrow_pos("L" + kind, tok.value, tok)
+            prev = tok.type
+            yield tok
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(
+        _grammar_text(),
+        parser="lalr",
+        lexer="basic",
+        postlex=_PairBars(),
+        propagate_positions=True,
+        maybe_placeholders=False,
+        cache=False,
+    )
+
+
+# ------------------------------------------------------------------ pre-processing (length-preserving)
+
+_WRAPPERS = re.compile(
+    r"\\begin\s*\{\s*(?:aligned|alignedat|split|gathered|array|multlined)\*?\s*\}(?:\s*\{[^{}]*\})?"
+    r"|\\end\s*\{\s*(?:aligned|alignedat|split|gathered|array|multlined)\*?\s*\}"
+    r"|\\(?:label|tag\*?|eqref|ref|hspace\*?|vspace\*?)\s*\{[^{}]*\}"
+)
+_EQALIGN = re.compile(r"\\(?:eqalign|eqalignno|displaylines|boxed|substack)\s*\{")
+
+
+def _blank(s: str, a: int, b: int) -> str:
+    return s[:a] + " " * (b - a) + s[b:]
+
+
+def sanitize(text: str) -> str:
+    """Blank out layout wrappers so statements inside them parse; keeps every offset."""
+    text = _WRAPPERS.sub(lambda m: " " * len(m.group(0)), text)
+    for m in list(_EQALIGN.finditer(text)):
+        close = _matching_brace(text, m.end() - 1)
+        if close is not None:
+            text = _blank(_blank(text, close, close + 1), m.start(), m.end())
+    return text
+
+
+def _matching_brace(text: str, open_at: int) -> int | None:
+    depth = 0
+    i = open_at
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return None
+
+
+_MATRIX_BEGIN = re.compile(r"\\begin\s*\{\s*(?:[bpvBV]?matrix|smallmatrix|array|cases)\*?\s*\}")
+_MATRIX_END = re.compile(r"\\end\s*\{\s*(?:[bpvBV]?matrix|smallmatrix|array|cases)\*?\s*\}")
+
+
+def split_lines(text: str) -> list[tuple[int, int]]:
+    """Split at top-level ``\\\\`` (not inside braces or matrix environments)."""
+    out: list[tuple[int, int]] = []
+    depth = 0
+    env = 0
+    start = 0
+    i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "%":  # comment to end of line
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if c == "\\":
+            if text.startswith("\\begin", i):
+                m = _MATRIX_BEGIN.match(text, i)
+                if m:
+                    env += 1
+                    i = m.end()
+                    continue
+            if text.startswith("\\end", i):
+                m = _MATRIX_END.match(text, i)
+                if m:
+                    env = max(0, env - 1)
+                    i = m.end()
+                    continue
+            if i + 1 < n and text[i + 1] == "\\" and depth == 0 and env == 0:
+                out.append((start, i))
+                i += 2
+                # optional spacing argument \\[2pt]
+                m = re.match(r"\s*\[[^\]\n]*\]", text[i : i + 40])
+                if m:
+                    i += m.end()
+                start = i
+                continue
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth = max(0, depth - 1)
+        i += 1
+    out.append((start, n))
+    return out
+
+
+# ------------------------------------------------------------------ transformer
+
+
+def _index_text(tokens) -> str:
+    parts: list[str] = []
+    for t in tokens:
+        if isinstance(t, Token):
+            parts.append(re.sub(r"\s+", "", str(t)))
+        elif isinstance(t, list):
+            parts.append("{" + _index_text(t) + "}")
+        elif isinstance(t, str):
+            parts.append(t)
+    return "".join(parts)
+
+
+def canonical_font(raw: str) -> str:
+    """``\\mathbf X`` -> ``\\mathbf{X}``; ``\\mathbf{ X }`` -> ``\\mathbf{X}``."""
+    m = re.match(r"(\\[A-Za-z]+)\s*(.*)$", raw, re.S)
+    if not m:
+        return raw
+    cmd, rest = m.group(1), m.group(2).strip()
+    if rest.startswith("{") and rest.endswith("}"):
+        rest = rest[1:-1]
+    rest = re.sub(r"\s+", "", rest)
+    # nested font: \bm{\mathbf{x}} keeps both
+    return f"{cmd}{{{rest}}}"
+
+
+@v_args(meta=True)
+class _ToIR(Transformer):
+    def __init__(self, text: str, base: int, origin: tuple[list[int], list[int]] | None):
+        super().__init__(visit_tokens=False)
+        self.text = text
+        self.base = base
+        self.origin = origin
+        self.unknown: list[tuple[str, tuple[int, int]]] = []
+
+    # -- spans
+    def _sp(self, a: int, b: int) -> tuple[int, int]:
+        if self.origin is None:
+            return (self.base + a, self.base + b)
+        starts, ends = self.origin
+        if not starts:
+            return (self.base, self.base)
+        a = min(max(a, 0), len(starts) - 1)
+        b = min(max(b - 1, a), len(starts) - 1)
+        return (min(starts[a], ends[b] - 1), max(ends[b], starts[a] + 1))
+
+    def _tsp(self, tok: Token) -> tuple[int, int]:
+        return self._sp(tok.start_pos, tok.end_pos)
+
+    def _msp(self, meta) -> tuple[int, int] | None:
+        if getattr(meta, "empty", True):
+            return None
+        return self._sp(meta.start_pos, meta.end_pos)
+
+    def _join(self, a, b) -> tuple[int, int] | None:
+        sa = _span_of(a)
+        sb = _span_of(b)
+        if sa and sb:
+            return (min(sa[0], sb[0]), max(sa[1], sb[1]))
+        return sa or sb
+
+    # -- statements
+    def start(self, meta, children):
+        return children[0]
+
+    def line(self, meta, children):
+        stmts = [c for c in children if isinstance(c, ir.Chain)]
+        return stmts
+
+    def stmt(self, meta, children):
+        return children[0]
+
+    def chain(self, meta, children):
+        parts = [self._finish(children[0])]
+        ops: list[str] = []
+        for i in range(1, len(children), 2):
+            ops.append(children[i])
+            parts.append(self._finish(children[i + 1]))
+        return ir.Chain(tuple(parts), tuple(ops), span=self._msp(meta))
+
+    def cont_chain(self, meta, children):
+        parts: list = [ir.Opaque("&", span=None)]
+        ops: list[str] = []
+        for i in range(0, len(children), 2):
+            ops.append(children[i])
+            parts.append(self._finish(children[i + 1]))
+        ch = ir.Chain(tuple(parts), tuple(ops), span=self._msp(meta))
+        object.__setattr__(ch, "_cont", True)
+        return ch
+
+    def rel(self, meta, children):
+        tok = str(children[0])
+        key = re.sub(r"\s+", "", tok)
+        if key.startswith("\\stackrel"):
+            return ":="
+        return REL_NAMES.get(key, key)
+
+    def eq(self, meta, children):
+        return "="
+
+    def defeq(self, meta, children):
+        return ":="
+
+    def lt(self, meta, children):
+        return "<"
+
+    def gt(self, meta, children):
+        return ">"
+
+    # -- finishing: heads that were never applied become opaque
+    def _finish(self, x):
+        if isinstance(x, _Grouped):
+            return self._finish(x.x)
+        if isinstance(x, _Prod):
+            return self._build_product(x.factors, x.span)
+        if isinstance(x, _FuncHead):
+            return ir.Opaque(x.style, span=x.span)
+        if isinstance(x, _DiffHead):
+            return ir.Opaque("d", span=x.span)
+        if isinstance(x, _DerivOp):
+            return ir.Derivative(ir.Opaque("·"), x.wrt, span=x.span)
+        return x
+
+    # -- sums
+    def add(self, meta, children):
+        a, b = children[0], children[-1]
+        a, b = self._finish(a), self._finish(b)
+        terms = (a.terms if isinstance(a, ir.Add) and not _paren(a) else (a,)) + (b,)
+        return ir.Add(terms, span=self._msp(meta))
+
+    def sub(self, meta, children):
+        a, b = self._finish(children[0]), self._finish(children[1])
+        nb = ir.Neg(b, span=b.span)
+        terms = (a.terms if isinstance(a, ir.Add) and not _paren(a) else (a,)) + (nb,)
+        return ir.Add(terms, span=self._msp(meta))
+
+    def neg(self, meta, children):
+        return ir.Neg(self._finish(children[0]), span=self._msp(meta))
+
+    def frob(self, meta, children):
+        return ir.Frob(self._finish(children[0]), self._finish(children[1]), span=self._msp(meta))
+
+    def kron(self, meta, children):
+        return ir.Kron(self._finish(children[0]), self._finish(children[2]), span=self._msp(meta))
+
+    def hadamard(self, meta, children):
+        return ir.Hadamard(self._finish(children[0]), self._finish(children[2]), span=self._msp(meta))
+
+    def hadamard_div(self, meta, children):
+        return ir.HadamardDiv(self._finish(children[0]), self._finish(children[2]), span=self._msp(meta))
+
+    # -- products: collected flat while parsing, built (heads applied) when finished,
+    # so `\\frac{\\partial}{\\partial X} b^\\top X c` takes the whole product.
+    def _build_product(self, factors: list, span):
+        acc: list = []
+        for f in reversed(factors):
+            if isinstance(f, _FuncHead) and acc:
+                arg = acc.pop(0)
+                acc.insert(0, self._apply_func(f, arg))
+            elif isinstance(f, _DiffHead) and acc:
+                arg = acc.pop(0)
+                acc.insert(0, ir.Differential(self._finish(arg), span=self._join(f, arg)))
+            elif isinstance(f, _DerivOp) and acc:
+                body = acc[0] if len(acc) == 1 else ir.Mul(tuple(self._finish(a) for a in acc), span=self._join(acc[0], acc[-1]))
+                acc = [ir.Derivative(self._finish(body), f.wrt, span=self._join(f, body))]
+            else:
+                acc.insert(0, f)
+        acc = [self._finish(a) for a in acc]
+        if len(acc) == 1:
+            return acc[0]
+        return ir.Mul(tuple(acc), span=span)
+
+    def mul(self, meta, children):
+        left, right = children[0], children[-1]
+        factors = left.factors if isinstance(left, _Prod) else [left]
+        return _Prod(factors + [right], self._msp(meta))
+
+    def times(self, meta, children):
+        return self.mul(meta, [children[0], children[2]])
+
+    def star(self, meta, children):
+        return self.mul(meta, [children[0], children[2]])
+
+    def div(self, meta, children):
+        return ir.Div(self._finish(children[0]), self._finish(children[1]), span=self._msp(meta))
+
+    # -- postfix
+    def sup(self, meta, children):
+        base, s = children[0], children[1]
+        span = self._msp(meta)
+        base = self._finish(base) if not isinstance(base, _FuncHead) else base
+        if isinstance(base, _FuncHead):
+            # \sigma^{-1} etc.: keep as a power of an unapplied function -> opaque
+            return ir.Opaque(base.style, span=span)
+        if isinstance(base, ir.Opaque) and base.text.startswith("field:"):
+            return self._space(base, s, span)
+        mark = _sup_mark(s)
+        if mark == "T":
+            return ir.Transpose(base, span=span)
+        if mark == "-1":
+            return ir.Inverse(base, span=span)
+        if mark == "-T":
+            return ir.Inverse(ir.Transpose(base, span=span), span=span)
+        if mark == "+":
+            return ir.Opaque("pinv", (base,), span=span)
+        if mark == "name" and isinstance(base, ir.Sym):
+            return ir.Sym(base.name + "^{" + _src(s) + "}", span=span)
+        return ir.Power(base, _sup_expr(s), span=span)
+
+    def _space(self, field: ir.Opaque, s, span):
+        raw = _src(s)
+        parts = _split_top(raw, r"\\times|\\cdot|×|\*")
+        rows = parts[0].strip() if parts else None
+        cols = parts[1].strip() if len(parts) > 1 else None
+        if len(parts) > 2:
+            return ir.Opaque("space", span=span)
+        return ir.Space(_canon_size(rows), _canon_size(cols) if cols else None, field.text[6:], span=span)
+
+    def supscript(self, meta, children):
+        c = children[0]
+        if isinstance(c, Token):
+            if c.type == "FUNC":
+                return _Raw(str(c), None)
+            return _Raw(str(c), None)
+        return c  # group -> expression (with _src recorded)
+
+    def single(self, meta, children):
+        tok = children[0]
+        return _Raw(str(tok), self._leaf(tok))
+
+    def single_sub(self, meta, children):
+        return [children[0]]
+
+    def group(self, meta, children):
+        x = self._finish(children[0])
+        # Remember the source for size/name uses.
+        src = self.text[meta.start_pos + 1 : meta.end_pos - 1] if not meta.empty else ""
+        return _Grouped(x, src, self._msp(meta))
+
+    def subscript(self, meta, children):
+        if len(children) == 1 and isinstance(children[0], list):
+            return _index_text(children[0])
+        return _index_text(children)
+
+    def subgroup(self, meta, children):
+        return children
+
+    def subscr(self, meta, children):
+        base, idx = children[0], children[1]
+        span = self._msp(meta)
+        base = _ungroup(self._finish(base))
+        if isinstance(base, ir.Ones):
+            return ir.Ones(idx, span=span)
+        if isinstance(base, ir.Norm):
+            k = idx.strip("{}")
+            return ir.Norm(base.x, k, span=span)
+        if isinstance(base, ir.Power) and isinstance(base.base, ir.Norm):  # \|A\|^2_F
+            return ir.Power(ir.Norm(base.base.x, idx.strip("{}"), span=base.base.span), base.exp, span=span)
+        if isinstance(base, ir.Opaque) and base.text.startswith("field:"):
+            return base
+        if isinstance(base, ir.Sym) and base.name == "\\mathcal{M}":
+            parts = [p for p in re.split(r",", idx) if p]
+            if len(parts) == 2:
+                return ir.Space(_canon_size(parts[0]), _canon_size(parts[1]), "R", span=span)
+        return ir.Indexed(base, idx, span=span)
+
+    def prime(self, meta, children):
+        base = children[0]
+        span = self._msp(meta)
+        if isinstance(base, _FuncHead):
+            return _FuncHead(base.name, base.style, span, base.primes + 1)
+        return ir.Transpose(self._finish(base), span=span)
+
+    # -- atoms
+    def _leaf(self, tok: Token) -> Expr:
+        t = tok.type
+        span = self._tsp(tok)
+        s = str(tok)
+        if t == "LETTER":
+            return ir.Sym(s, span=span)
+        if t == "DIGITS":
+            return ir.Num(Fraction(s), span=span)
+        if t == "FONTSYM":
+            return self._fontsym(s, span)
+        if t == "CMD":
+            return self._command(s, span)
+        return ir.Opaque(s, span=span)
+
+    def letter(self, meta, children):
+        return self._leaf(children[0])
+
+    def number(self, meta, children):
+        return self._leaf(children[0])
+
+    def frac_digits(self, meta, children):
+        tok = children[0]
+        digits = re.findall(r"[0-9]", str(tok))
+        return ir.Num(Fraction(int(digits[-2]), int(digits[-1])), span=self._tsp(tok))
+
+    def fontsym(self, meta, children):
+        return self._leaf(children[0])
+
+    def _fontsym(self, s: str, span) -> Expr:
+        name = canonical_font(s)
+        inner = name[name.index("{") + 1 : -1]
+        if inner == "1":
+            return ir.Ones(None, span=span)
+        if inner == "0":
+            return ir.Zero(span=span)
+        if re.fullmatch(r"[0-9]+", inner):
+            return ir.Num(Fraction(inner), span=span)
+        return ir.Sym(name, span=span)
+
+    def command(self, meta, children):
+        return self._leaf(children[0])
+
+    def _command(self, s: str, span) -> Expr:
+        name = s[1:]
+        if name in GREEK:
+            return ir.Sym(s, span=span)
+        if name in ("top", "intercal", "prime", "dagger", "ast", "star"):
+            return ir.Sym(s, span=span)
+        if name in ("one", "ones"):
+            return ir.Ones(None, span=span)
+        self.unknown.append((s, span))
+        return ir.Opaque(s, span=span)
+
+    def field(self, meta, children):
+        s = str(children[0])
+        letter = re.findall(r"[RCS]", s.replace("\\reals", "R").replace("\\Re", "R"))
+        return ir.Opaque("field:" + (letter[-1] if letter else "R"), span=self._tsp(children[0]))
+
+    def matrix_env(self, meta, children):
+        return ir.Opaque("matrix", span=self._tsp(children[0]))
+
+    def paren(self, meta, children):
+        x = self._finish(_ungroup(children[0]))
+        y = x.at(self._msp(meta))
+        object.__setattr__(y, "_paren", True)
+        return y
+
+    def abs(self, meta, children):
+        return ir.Func("abs", self._finish(_ungroup(children[1])), style="|", span=self._msp(meta))
+
+    def abs_arg(self, meta, children):
+        return ir.Func("abs", self._finish(_ungroup(children[1])), style="|", span=self._msp(meta))
+
+    def norm(self, meta, children):
+        return ir.Norm(self._finish(_ungroup(children[1])), None, span=self._msp(meta))
+
+    def inner(self, meta, children):
+        return ir.Frob(self._finish(_ungroup(children[1])), self._finish(_ungroup(children[2])), span=self._msp(meta))
+
+    def frac(self, meta, children):
+        num, den = self._finish(_ungroup(children[1])), self._finish(_ungroup(children[2]))
+        span = self._msp(meta)
+        num_raw = _ungroup(children[1])
+        if isinstance(den, ir.Differential):
+            if isinstance(num_raw, _DiffHead) or (isinstance(num, ir.Opaque) and num.text == "d"):
+                return _DerivOp(den.of, span)
+            if isinstance(num, ir.Differential):
+                return ir.Derivative(num.of, den.of, span=span)
+        if isinstance(den, ir.Mul) and all(isinstance(f, ir.Differential) for f in den.factors):
+            return ir.Opaque("\\frac{\\partial^2}{}", span=span)
+        return ir.Div(num, den, span=span)
+
+    def sqrt(self, meta, children):
+        return ir.Func("sqrt", self._finish(_ungroup(children[1])), style="\\sqrt", span=self._msp(meta))
+
+    def _apply_func(self, head: _FuncHead, arg) -> Expr:
+        arg = self._finish(_ungroup(arg))
+        span = self._join(head, arg)
+        name = head.name
+        if head.primes:
+            return ir.Func(name + "'" * head.primes, arg, style=head.style, span=span)
+        if name == "log" and isinstance(arg, ir.Func) and arg.name == "det":
+            return ir.Func("logdet", arg.arg, style=head.style + " " + (arg.style or "\\det"), span=span)
+        if name in FUNC_NAMES.values() or name in FUNC_NAMES:
+            return ir.Func(FUNC_NAMES.get(name, name), arg, style=head.style, span=span)
+        return ir.Opaque(head.style, (arg,), span=span)
+
+    def _head(self, tok: Token) -> _FuncHead:
+        s = str(tok)
+        m = re.search(r"\{\s*([A-Za-z]+)\s*\}", s)
+        name = m.group(1) if m else re.sub(r"\s+", "", s)[1:]
+        return _FuncHead(name, re.sub(r"\s+", "", s), self._tsp(tok))
+
+    def func(self, meta, children):
+        return self._apply_func(self._head(children[0]), children[1])
+
+    def func_pow(self, meta, children):
+        inner = self._apply_func(self._head(children[0]), children[2])
+        s = children[1]
+        mark = _sup_mark(s)
+        if mark == "-1":
+            return ir.Opaque(self._head(children[0]).style + "^{-1}", (inner,), span=self._msp(meta))
+        return ir.Power(inner, _sup_expr(s), span=self._msp(meta))
+
+    def func_bare(self, meta, children):
+        tok = children[0]
+        if tok.type == "DBAR_FUNC":
+            return ir.Opaque(str(tok), span=self._tsp(tok))
+        return self._head(tok)
+
+    def differential(self, meta, children):
+        return ir.Differential(self._finish(_ungroup(children[1])), span=self._msp(meta))
+
+    def diff_bare(self, meta, children):
+        return _DiffHead(self._tsp(children[0]))
+
+    def nabla_sub(self, meta, children):
+        c = children[0]
+        if isinstance(c, list):
+            return self._leaf(c[0])
+        return _ungroup(c)
+
+    def nabla(self, meta, children):
+        wrt, body = children[1], self._finish(_ungroup(children[2]))
+        return _DerivOp(wrt, self._msp(meta)) if body is None else ir.Derivative(body, wrt, span=self._msp(meta))
+
+    def nabla_bare(self, meta, children):
+        return ir.Opaque("\\nabla", (self._finish(_ungroup(children[1])),), span=self._msp(meta))
+
+    def bigop_limits(self, meta, children):
+        return children
+
+    def bigop(self, meta, children):
+        body = self._finish(_ungroup(children[2]))
+        return ir.Opaque(re.sub(r"\s+", "", str(children[0])), (body,), span=self._msp(meta))
+
+    def transparent(self, meta, children):
+        return _ungroup(children[1])
+
+
+@dataclass
+class _Prod:
+    """A product still being collected (see ``_ToIR.mul``)."""
+
+    factors: list
+    span: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A single-token superscript, with its leaf when it has one."""
+
+    text: str
+    leaf: Expr | None
+
+
+class _Grouped:
+    """A braced group: the expression and its source text."""
+
+    __slots__ = ("x", "src", "span")
+
+    def __init__(self, x, src, span):
+        self.x, self.src, self.span = x, src, span
+
+
+def _sup_expr(s) -> Expr:
+    if isinstance(s, _Grouped):
+        return s.x
+    if isinstance(s, _Raw) and s.leaf is not None:
+        return s.leaf
+    if isinstance(s, Expr):
+        return s
+    return ir.Opaque(_src(s))
+
+
+def _ungroup(x):
+    return x.x if isinstance(x, _Grouped) else x
+
+
+def _src(s) -> str:
+    if isinstance(s, _Grouped):
+        return s.src.strip()
+    if isinstance(s, _Raw):
+        return s.text
+    return str(s)
+
+
+def _paren(x) -> bool:
+    return bool(getattr(x, "_paren", False))
+
+
+def _span_of(x):
+    return getattr(x, "span", None)
+
+
+_TRANSPOSE_SRC = {re.sub(r"\s+", "", t) for t in TRANSPOSE_MARKS}
+
+
+def _sup_mark(s) -> str:
+    """Classify a superscript: ``T`` (transpose), ``-1``, ``-T``, ``+`` (pseudo-inverse),
+    ``name`` (``^{(k)}``, part of a name), or ``pow``."""
+    src = re.sub(r"\s+", "", _src(s))
+    if src in _TRANSPOSE_SRC and src not in ("t", "\\tau", "*"):
+        return "T"
+    if src in ("*",):
+        return "T"
+    if src in ("-1", "{-1}"):
+        return "-1"
+    if src.startswith("-") and src[1:] in _TRANSPOSE_SRC:
+        return "-T"
+    if src in ("+", "\\dagger"):
+        return "+"
+    if re.fullmatch(r"\([^()]*\)|\[[^\[\]]*\]|\\star|\\ast|\\circ|\\dagger|\\prime\\prime", src):
+        return "name"
+    return "pow"
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    parts: list[str] = []
+    depth = 0
+    last = 0
+    i = 0
+    pat = re.compile(sep)
+    while i < len(text):
+        c = text[i]
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        elif depth == 0:
+            m = pat.match(text, i)
+            if m and m.end() > i:
+                parts.append(text[last:i])
+                i = m.end()
+                last = i
+                continue
+        i += 1
+    parts.append(text[last:])
+    return parts
+
+
+def _canon_size(s: str | None) -> str | None:
+    if s is None:
+        return None
+    s = re.sub(r"\s+", "", s)
+    s = s.strip("{}")
+    return s or None
+
+
+# ------------------------------------------------------------------ entry points
+
+
+def parse_math(text: str, base: int = 0, origin: tuple[list[int], list[int]] | None = None) -> ParsedMath:
+    """Parse the content of one math region.
+
+    ``base`` is the document offset of ``text[0]``; when the text is the result
+    of a macro expansion, ``origin[k]`` gives the document offset of ``text[k]``
+    instead. Never raises.
+    """
+    clean = sanitize(text)
+    statements: list[ir.Chain] = []
+    issues: list[ParseIssue] = []
+    unknown: list[tuple[str, tuple[int, int]]] = []
+    for a, b in split_lines(clean):
+        line = clean[a:b]
+        if not line.strip() or not line.strip(" \t\r\n&%"):
+            continue
+        chains, issue, unk = _parse_line(line, a, base, origin)
+        unknown.extend(unk)
+        if issue is not None:
+            issues.append(issue)
+            continue
+        for ch in chains:
+            if getattr(ch, "_cont", False):
+                if statements:
+                    prev = statements[-1]
+                    merged = ir.Chain(prev.parts + ch.parts[1:], prev.ops + ch.ops, span=_cover(prev.span, ch.span))
+                    statements[-1] = merged
+                else:
+                    statements.append(ir.Chain(ch.parts[1:], ch.ops[1:], span=ch.span))
+                continue
+            statements.append(ch)
+    statements = _merge_declarations(statements)
+    return ParsedMath(ir.Math(tuple(statements)), tuple(issues), tuple(unknown))
+
+
+def _cover(a, b):
+    if a and b:
+        return (min(a[0], b[0]), max(a[1], b[1]))
+    return a or b
+
+
+def _merge_declarations(stmts: list[ir.Chain]) -> list[ir.Chain]:
+    """``X, Y \\in \\mathbb{R}^{n}`` parses as ``X`` , ``Y \\in …``: join them."""
+    out: list[ir.Chain] = []
+    pending: list[Expr] = []
+    for ch in stmts:
+        if not ch.ops and len(ch.parts) == 1 and isinstance(ch.parts[0], (ir.Sym, ir.Indexed)):
+            pending.append(ch.parts[0])
+            continue
+        if pending and ch.ops and ch.ops[0] == "\\in" and isinstance(ch.parts[0], (ir.Sym, ir.Indexed)):
+            items = tuple(pending) + (ch.parts[0],)
+            tup = ir.Tuple(items, span=_cover(items[0].span, items[-1].span))
+            ch = ir.Chain((tup,) + ch.parts[1:], ch.ops, span=_cover(tup.span, ch.span))
+            pending = []
+        else:
+            out.extend(ir.Chain((p,), span=p.span) for p in pending)
+            pending = []
+        out.append(ch)
+    out.extend(ir.Chain((p,), span=p.span) for p in pending)
+    return out
+
+
+def _parse_line(line: str, line_start: int, base: int, origin):
+    sub = None if origin is None else (origin[0][line_start:], origin[1][line_start:])
+    tr = _ToIR(line, base + line_start if origin is None else 0, sub)
+    try:
+        tree = _parser().parse(line)
+        chains = tr.transform(tree)
+        return chains, None, tr.unknown
+    except UnexpectedInput as e:
+        return [], _issue(e, line, tr), tr.unknown
+    except (LarkError, RecursionError, ValueError, ZeroDivisionError, IndexError, AttributeError, TypeError) as e:
+        end = len(line.rstrip())
+        return [], ParseIssue(tr._sp(0, max(end, 1)), f"mcls cannot read this math ({type(e).__name__})"), tr.unknown
+
+
+def _issue(e: UnexpectedInput, line: str, tr: _ToIR) -> ParseIssue:
+    if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
+        end = len(line.rstrip())
+        start = max(0, end - 1)
+        return ParseIssue(tr._sp(start, max(end, start + 1)), "mcls cannot read this math: it ends early (unclosed group or missing operand?)")
+    if isinstance(e, UnexpectedToken):
+        tok = e.token
+        a = tok.start_pos if tok.start_pos is not None else 0
+        b = tok.end_pos if tok.end_pos is not None else a + 1
+        return ParseIssue(tr._sp(a, max(b, a + 1)), f"mcls cannot read this math: unexpected '{_show(str(tok))}'")
+    if isinstance(e, UnexpectedCharacters):
+        a = e.pos_in_stream
+        return ParseIssue(tr._sp(a, a + 1), f"mcls cannot read this math: unexpected character '{_show(line[a:a+1])}'")
+    return ParseIssue(tr._sp(0, max(1, len(line))), "mcls cannot read this math")
+
+
+def _show(s: str) -> str:
+    return {"\x01": "|", "\x02": "|", "\x03": "\\|", "\x04": "\\|"}.get(s, s[:20])
+
+
+def parse_expr(text: str) -> Expr:
+    """Parse a single expression (CLI/tests). Raises ValueError when it cannot."""
+    pm = parse_math(text)
+    if pm.issues:
+        raise ValueError(pm.issues[0].message)
+    if len(pm.math.statements) != 1 or pm.math.statements[0].ops:
+        if len(pm.math.statements) == 1:
+            return pm.math.statements[0]
+        raise ValueError("expected one expression")
+    return pm.math.statements[0].parts[0]
