@@ -82,6 +82,8 @@ _PARA = _NL + r"[ \t]*+(?=[\r\n]|\Z)"
 _EOL = re.compile(r"[\r\n]")
 # Math-mode commands whose {argument} is text mode and may hold nested $...$.
 _TEXT_OPEN = r"(?:text[A-Za-z]*+|mbox|hbox|fbox|intertext|shortintertext|tag\*?)\s*\{"
+# Never valid in math: an unclosed $ / \( / \[ stops before these (safe stop).
+_TEX_STOP = r"\\(?:part|chapter|(?:sub)*section|(?:sub)?paragraph|item)(?![A-Za-z@])"
 
 
 def _eol(text: str, i: int) -> int:
@@ -99,11 +101,11 @@ _TEX_TOP = re.compile(
     r"|[(\[\\$%])"  # \( \[ and the escapes that matter: \\ \$ \%
 )
 # Inside $ / $$ outside any \text{...}: closers, comments, text groups.
-_TEX_DOLLAR = re.compile(r"%|\$\$?|\\(?:" + _TEXT_OPEN + r"|[\\$%])|" + _PARA)
+_TEX_DOLLAR = re.compile(r"%|\$\$?|\\(?:" + _TEXT_OPEN + r"|[\\$%])|" + _PARA + "|" + _TEX_STOP)
 # Inside a \text{...} group: only braces matter ($ there is nested math).
 _TEX_GROUP = re.compile(r"%|[{}]|\\[\\{}%]|" + _PARA)
-_TEX_PAREN = re.compile(r"%|\\[\\%)]|" + _PARA)
-_TEX_BRACKET = re.compile(r"%|\\[\\%\]]|" + _PARA)
+_TEX_PAREN = re.compile(r"%|\\[\\%)]|" + _PARA + "|" + _TEX_STOP)
+_TEX_BRACKET = re.compile(r"%|\\[\\%\]]|" + _PARA + "|" + _TEX_STOP)
 _TEX_ENV = re.compile(r"%|\\(?:end\s*\{([\w@*]*)\}|[\\%])")
 _TEX_ARG = re.compile(r"[ \t]*\{[^{}\r\n]*\}")  # alignat's {n}
 _TEX_DEF_GAP = re.compile(r"(?:[ \t*]|#\d|" + _NL + r"(?![ \t]*+(?:[\r\n]|\Z)))*")
@@ -167,6 +169,8 @@ def _tex_dollar(text: str, i: int, double: bool) -> tuple[int, int, bool]:
             depth += 1
         elif c == "}":
             depth -= 1
+        elif c == "\\" and len(tok) > 2 and tok[-1] != "{":  # \section...: unclosed
+            return m.start(), m.start(), False
         elif c == "\\":
             if not depth and tok[-1] == "{":  # \text{ opens a text group
                 depth = 1
@@ -183,10 +187,10 @@ def _tex_bracket(text: str, i: int, pat: re.Pattern[str]) -> tuple[int, int, boo
         tok, i = m.group(), m.end()
         if tok == "%":
             i = _eol(text, i)
-        elif tok[0] == "\\":
+        elif tok[0] == "\\" and len(tok) == 2:
             if tok[1] in ")]":
                 return m.start(), i, True
-        else:
+        else:  # blank line or \section...: unclosed
             return m.start(), m.start(), False
 
 
@@ -319,10 +323,11 @@ def _markdown(text: str) -> list[Region]:
             if m.lastindex in (1, 3):  # a blank line, then an indented line
                 if starts is None:
                     starts = line_starts(text)
-                # In a list that is a continuation paragraph: scan it as usual
-                # (i is the start of that line, where only a fence can match).
                 if not _in_list(text, starts, s):
                     i = _MD_ICODE.match(text, i).end()  # type: ignore[union-attr]
+                else:  # a list item's paragraph: rescan from the break before it
+                    e = m.end(m.lastindex)  # type: ignore[arg-type]
+                    i = e - 2 if text.startswith("\r\n", e - 2) else e - 1
             else:
                 i = _md_fence(text, out, m.start(m.lastindex), i, len(m.group(m.lastindex)))  # type: ignore[arg-type]
             continue
@@ -367,7 +372,7 @@ def _in_list(text: str, starts: list[int], pos: int) -> bool:
 
     A heuristic instead of list parsing: it is when the last non-blank line
     before it is a list item or is itself indented."""
-    line = bisect_right(starts, pos)  # the line holding pos (the blank line... or its end)
+    line = bisect_right(starts, pos)  # the blank line (pos is the break before it)
     while line > 0:
         line -= 1
         ls = starts[line]
