@@ -124,10 +124,10 @@ def analyze(text: str, language: str, path: str | None = None) -> DocumentAnalys
     for r, pm in zip(regions, parsed):
         for st in pm.math.statements:
             for d in declarations_in(st):
-                scope.declare(_abs_decl(d, r.start, path))
+                scope.declare(_abs_decl(d, r.start, None))  # path None: this document
     pdecls, passump = prose_declarations(text, regions, parsed)
     for d in pdecls:
-        scope.declare(_abs_decl(d, 0, path))
+        scope.declare(_abs_decl(d, 0, None))
     for name, kinds in passump.items():
         scope.assumptions.setdefault(name, set()).update(kinds)
     for pm in parsed:
@@ -144,7 +144,7 @@ def analyze(text: str, language: str, path: str | None = None) -> DocumentAnalys
         results.append(ra)
         for name, shape in _definitions(ra):
             if name not in scope.decls:
-                scope.declare(Decl(name, shape.rows, shape.cols, _first_span(ra, name), "", kind="defined", path=path))
+                scope.declare(Decl(name, shape.rows, shape.cols, _first_span(ra, name), "", kind="defined"))
                 decl_fp = _scope_fp(scope)
         for p in ra.problems:
             problems.append(Problem(p.code, p.message, _shift(p.span, r.start), p.severity, p.related))
@@ -254,3 +254,28 @@ def node_at(ra: RegionAnalysis, rel: int) -> tuple[ir.Chain, ir.Expr] | None:
 def symbol_decl(scope: Scope, node: ir.Expr) -> Decl | None:
     name = symbol_name(node) if isinstance(node, (ir.Sym, ir.Indexed)) else None
     return scope.decls.get(name) if name else None
+
+
+_DOC_CACHE = _Cache(size=8)
+
+
+def analyze_cached(text: str, language: str, path: str | None = None) -> DocumentAnalysis:
+    """The analysis of this exact text, reused across requests (hover after diagnostics)."""
+    key = (path, language, hash(text), len(text))
+    hit = _DOC_CACHE.get(key)
+    if hit is not None and hit.text == text:
+        return hit
+    doc = analyze(text, language, path)
+    _DOC_CACHE.put(key, doc)
+    return doc
+
+
+def check_document_cached(text: str, language: str, path: str | None = None) -> list[Problem]:
+    return analyze_cached(text, language, path).problems
+
+
+def hover(text: str, language: str, offset: int, options=None, path: str | None = None):
+    """Hover at a document offset (see ``features.hover``); None when not on math."""
+    from .features.hover import HoverOptions, hover as _hover
+
+    return _hover(analyze_cached(text, language, path), offset, options or HoverOptions())

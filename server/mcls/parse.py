@@ -474,6 +474,12 @@ class _ToIR(Transformer):
         return _Grouped(x, src, self._msp(meta))
 
     def subscript(self, meta, children):
+        # The source text, not the tokens: Lark drops anonymous `,` and `+` (`X_{i+1,j}`).
+        if not getattr(meta, "empty", True):
+            raw = self.text[meta.start_pos : meta.end_pos]
+            if raw.startswith("{") and raw.endswith("}"):
+                raw = raw[1:-1]
+            return re.sub(r"\s+", "", raw)
         if len(children) == 1 and isinstance(children[0], list):
             return _index_text(children[0])
         return _index_text(children)

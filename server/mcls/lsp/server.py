@@ -141,16 +141,41 @@ class MclsServer(LanguageServer):
 
 
 def _check(text: str, language: str, path: str | None) -> list[Problem]:
-    from mcls.analysis import check_document
+    from mcls.analysis import check_document_cached
 
-    return list(check_document(text, language, path))
+    return list(check_document_cached(text, language, path))
 
 
-def _hover(text: str, language: str, offset: int) -> Any:
+def _hover(text: str, language: str, offset: int, options: Any = None, path: str | None = None) -> Any:
     from mcls import analysis
 
-    hover = getattr(analysis, "hover", None)  # absent while the analysis grows it
-    return hover(text, language, offset) if hover is not None else None
+    return analysis.hover(text, language, offset, options, path)
+
+
+def _actions(text: str, language: str, start: int, end: int, path: str | None) -> Any:
+    from mcls.analysis import analyze_cached
+    from mcls.features.actions import actions_at
+
+    return actions_at(analyze_cached(text, language, path), start, end)
+
+
+def _resolve_action(text: str, language: str, data: dict, path: str | None) -> Any:
+    from mcls.analysis import analyze_cached
+    from mcls.features.actions import resolve
+
+    return resolve(analyze_cached(text, language, path), data)
+
+
+def hover_options(ls: LanguageServer) -> Any:
+    """How this client shows hovers: images for VS Code-like clients, else Unicode."""
+    from mcls.features.hover import HoverOptions
+
+    init = getattr(ls, "_init_options", None) or {}
+    info = getattr(ls, "_client_name", "") or ""
+    fmt = str(init.get("hoverFormat") or getattr(ls, "_hover_format", None) or "auto")
+    images = bool(init.get("clientRendersImages")) or any(k in info.lower() for k in ("visual studio code", "code-server", "vscodium", "cursor"))
+    markdown = _hover_kind(ls) == types.MarkupKind.Markdown
+    return HoverOptions(format=fmt, images=images and markdown, markdown=markdown, wrt=init.get("wrt") or getattr(ls, "_wrt", None))
 
 
 def _warm_up() -> None:
@@ -167,6 +192,9 @@ def build_server() -> MclsServer:
     def initialize(ls: MclsServer, params: types.InitializeParams) -> None:
         # pygls creates the workspace just before calling this; no document is open yet.
         _guard(setattr, ls.workspace, "__class__", _LspWorkspace)
+        opts = params.initialization_options
+        ls._init_options = opts if isinstance(opts, dict) else {}
+        ls._client_name = params.client_info.name if params.client_info else ""
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: MclsServer, params: types.InitializedParams) -> None:
@@ -200,11 +228,14 @@ def build_server() -> MclsServer:
             if snap.language is None:
                 return None
             offset = snap.positions.offset(params.position)
-            result = await ls.analyse(_hover, snap.text, snap.language, offset)
+            result = await ls.analyse(_hover, snap.text, snap.language, offset, hover_options(ls), snap.path)
             if result is None:
                 return None
             return types.Hover(
-                contents=types.MarkupContent(kind=_hover_kind(ls), value=result.markdown),
+                contents=types.MarkupContent(
+                    kind=_hover_kind(ls),
+                    value=result.markdown if _hover_kind(ls) == types.MarkupKind.Markdown else getattr(result, "plaintext", result.markdown),
+                ),
                 range=snap.positions.range(result.span),
             )
         except asyncio.CancelledError:
@@ -212,6 +243,59 @@ def build_server() -> MclsServer:
         except Exception:
             log.exception("hover failed for %s", params.text_document.uri)
             return None
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=["refactor.insert", types.CodeActionKind.QuickFix],
+            resolve_provider=True,
+        ),
+    )
+    async def code_action(ls: MclsServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        try:
+            snap = ls.snapshot(params.text_document.uri)
+            if snap.language is None:
+                return None
+            start = snap.positions.offset(params.range.start)
+            end = snap.positions.offset(params.range.end)
+            actions = await ls.analyse(_actions, snap.text, snap.language, start, end, snap.path)
+            out = []
+            for a in actions:
+                data = {**a.data, "uri": snap.uri, "version": snap.version}
+                out.append(types.CodeAction(title=a.title, kind=a.kind, data=data))
+            return out
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("codeAction failed for %s", params.text_document.uri)
+            return None
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def code_action_resolve(ls: MclsServer, action: types.CodeAction) -> types.CodeAction:
+        try:
+            data = action.data if isinstance(action.data, dict) else {}
+            uri = data.get("uri")
+            if not uri:
+                return action
+            snap = ls.snapshot(uri)
+            if snap.language is None or (data.get("version") is not None and data.get("version") != snap.version):
+                return action  # stale: the client lists actions again
+            edits = await ls.analyse(_resolve_action, snap.text, snap.language, data, snap.path)
+            text_edits = [types.TextEdit(range=snap.positions.range(e.span), new_text=e.new_text) for e in edits]
+            action.edit = types.WorkspaceEdit(
+                document_changes=[
+                    types.TextDocumentEdit(
+                        text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=snap.version),
+                        edits=text_edits,
+                    )
+                ]
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # DeriveError: say why nothing is inserted
+            log.info("codeAction/resolve: %s", e)
+            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"mcls: {e}"))
+        return action
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: MclsServer, params: None) -> None:

@@ -1,0 +1,1 @@
+"""Protocol-free editor features (hover, code actions, claims) over ``analysis``."""

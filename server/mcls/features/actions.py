@@ -1,0 +1,146 @@
+"""Code actions: insert a derivation (or gradient, differential, NumPy code) after
+a math region. Protocol-free: listing is cheap (no calculus), resolving computes
+the edit. The user's text is never changed except by inserting the block.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .. import ir
+from ..analysis import DocumentAnalysis, RegionAnalysis
+from . import derive
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Edit:
+    span: Span  # document offsets replaced (empty span: insertion)
+    new_text: str
+
+
+@dataclass(frozen=True)
+class Action:
+    title: str
+    kind: str  # "refactor.insert" | "quickfix"
+    data: dict  # what resolve() needs; JSON-serialisable
+    edits: tuple[Edit, ...] | None = None  # filled for quick fixes (cheap), else by resolve()
+
+
+KINDS = ("derivation", "gradient", "differential", "numpy")
+
+
+def actions_at(doc: DocumentAnalysis, start: int, end: int) -> list[Action]:
+    """Actions for the statements of the region(s) touching [start, end]. No calculus here."""
+    out: list[Action] = []
+    ra = doc.region_at(start) or doc.region_at(end)
+    if ra is None:
+        return out
+    prefs = derive.preferred_variables(doc.text, (s for r in doc.regions for s in r.statements), None)
+    for k, st in enumerate(ra.statements):
+        name, f = derive.split_statement(st)
+        if isinstance(f, (ir.Derivative, ir.Space)) or (st.ops and st.ops[0] == "\\in"):
+            continue
+        shape = ra.shape_of(f)
+        if shape is None:
+            continue
+        scalar = ra.shapes.sizes.resolve(shape.rows) == 1 and ra.shapes.sizes.resolve(shape.cols) == 1
+        from ..render.unicode import to_unicode
+
+        fname = to_unicode(name) if name is not None else "f"
+        for var in derive.candidate_variables(f, doc.scope, prefs)[:2]:
+            vname = to_unicode(ir.Sym(var))
+            base = {"region": ra.region.outer_start, "statement": k, "wrt": var}
+            if scalar:
+                out.append(Action(f"Insert derivation of ∂{fname}/∂{vname}", "refactor.insert", {**base, "what": "derivation"}))
+                out.append(Action(f"Insert gradient ∂{fname}/∂{vname}", "refactor.insert", {**base, "what": "gradient"}))
+            else:
+                out.append(Action(f"Insert derivation of ∂{fname}/∂{vname}ᵢⱼ", "refactor.insert", {**base, "what": "derivation"}))
+            out.append(Action(f"Insert differential d{fname} (w.r.t. {vname})", "refactor.insert", {**base, "what": "differential"}))
+            out.append(Action(f"Insert NumPy code for ∂{fname}/∂{vname}", "refactor.insert", {**base, "what": "numpy"}))
+    return out
+
+
+def resolve(doc: DocumentAnalysis, data: dict) -> tuple[Edit, ...]:
+    """The edit of an action listed by ``actions_at`` on the same document text."""
+    ra = _region(doc, int(data.get("region", -1)))
+    if ra is None:
+        raise derive.DeriveError("the formula changed; list the actions again")
+    k = int(data.get("statement", 0))
+    if not 0 <= k < len(ra.statements):
+        raise derive.DeriveError("the formula changed; list the actions again")
+    st = ra.statements[k]
+    dv = derive.derive(st, str(data["wrt"]), doc.scope)
+    if not dv.verified.ok:
+        raise derive.DeriveError("mcls could not verify this derivative numerically, so it inserts nothing")
+    from .hover import _style
+
+    style = _style(doc)
+    what = data.get("what", "derivation")
+    rows: list[tuple[str, str]]
+    if what == "derivation":
+        rows = derive.steps(dv, style)
+    elif what == "gradient":
+        lhs, rhs = derive.result_latex(dv, style).split(" = ", 1)
+        rows = [(lhs, rhs)]
+    elif what == "differential":
+        rows = derive.steps(dv, style)[:2]
+    elif what == "numpy":
+        return (_insert_after(doc, ra, _numpy_block(doc, dv)),)
+    else:
+        raise derive.DeriveError(f"unknown action {what!r}")
+    return (_insert_after(doc, ra, _math_block(doc, ra, rows)),)
+
+
+def _region(doc: DocumentAnalysis, outer_start: int) -> RegionAnalysis | None:
+    for ra in doc.regions:
+        if ra.region.outer_start == outer_start:
+            return ra
+    return None
+
+
+def _newline(text: str) -> str:
+    return "\r\n" if "\r\n" in text else "\n"
+
+
+def _indent(doc: DocumentAnalysis, at: int) -> str:
+    line_start = max(doc.text.rfind("\n", 0, at), doc.text.rfind("\r", 0, at)) + 1
+    m = re.match(r"[ \t]*", doc.text[line_start:at])
+    return m.group(0) if m else ""
+
+
+def _math_block(doc: DocumentAnalysis, ra: RegionAnalysis, rows: list[tuple[str, str]]) -> list[str]:
+    body = []
+    for n, (lhs, rhs) in enumerate(rows):
+        end = " \\\\" if n + 1 < len(rows) else ""
+        body.append(f"  {lhs} &= {rhs}{end}" if lhs else f"  &= {rhs}{end}")
+    if doc.language == "markdown":
+        return ["$$", "\\begin{aligned}", *body, "\\end{aligned}", "$$"]
+    return ["\\begin{align*}", *body, "\\end{align*}"]
+
+
+def _numpy_block(doc: DocumentAnalysis, dv: derive.Derivation) -> list[str]:
+    from .numpy_export import numpy_source
+
+    code = numpy_source(dv, doc.scope).rstrip("\n").split("\n")
+    if doc.language == "markdown":
+        return ["```python", *code, "```"]
+    return ["% NumPy code generated by mcls (verified numerically)", "\\begin{verbatim}", *code, "\\end{verbatim}"]
+
+
+def _insert_after(doc: DocumentAnalysis, ra: RegionAnalysis, lines: list[str]) -> Edit:
+    """Insert the block on its own lines after the region's line, keeping indentation and line endings."""
+    nl = _newline(doc.text)
+    text = doc.text
+    at = ra.region.outer_end
+    # after the end of the line the region ends on (a trailing `.` or `,` stays with the formula)
+    m = re.compile(r"[^\r\n]*").match(text, at)
+    eol = m.end() if m else at
+    indent = _indent(doc, ra.region.outer_start)
+    sep = nl if doc.language == "latex" else nl + nl
+    block = nl.join(indent + ln if ln else ln for ln in lines)
+    if eol >= len(text):
+        return Edit((eol, eol), sep + block + nl)
+    return Edit((eol, eol), sep + block + ("" if doc.language == "latex" else nl))

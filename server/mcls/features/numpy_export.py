@@ -1,0 +1,51 @@
+"""NumPy code for a derivation: the function's arguments in order, constants
+built from the arguments' shapes (shared by the code action and ``mcls grad``)."""
+
+from __future__ import annotations
+
+from .. import ir
+from ..scope import Scope
+from . import derive
+
+
+def arguments(dv: derive.Derivation, scope: Scope) -> list[tuple[str, str]]:
+    """(python name, LaTeX name) of every declared symbol of f, in order of appearance."""
+    from ..render.numpy_code import python_names
+
+    names = [n for n in derive.free_symbols(dv.f) if n in scope.decls]
+    if dv.wrt.name not in names:
+        names.insert(0, dv.wrt.name)
+    py = python_names(names)
+    return [(py[n], n) for n in names]
+
+
+def numpy_source(dv: derive.Derivation, scope: Scope, name: str | None = None) -> str:
+    from ..calculus import shapes_for
+    from ..render.numpy_code import size_table, sizes_from_arguments, to_numpy_function
+
+    args = arguments(dv, scope)
+    dims = {latex: (str(scope.decls[latex].rows), str(scope.decls[latex].cols)) for _, latex in args}
+    st = shapes_for(dv.result, scope, dv.f)
+    size_of = sizes_from_arguments(size_table(args, dims), st.get)
+
+    def is_scalar(x: ir.Expr):
+        s = st.get(x)
+        return None if s is None else (s.rows == 1 and s.cols == 1)
+
+    # Free indices (`k` of `y_k = e_k^T …`) become 0-based parameters after the arguments.
+    extra: list[str] = []
+    if dv.index is not None:
+        extra += [e for e in dv.index if e]
+    for node in list(dv.f.walk()) + list(dv.result.walk()):
+        idx = ()
+        if isinstance(node, ir.Basis):
+            idx = (node.i, node.j)
+        elif isinstance(node, ir.UnitVec):
+            idx = (node.i,)
+        elif isinstance(node, ir.Entry):
+            idx = (node.i, node.j)
+        for e in idx:
+            if e and e.isidentifier() and e not in extra:
+                extra.append(e)
+    fn = name or ("gradient" if dv.kind == "scalar" and dv.index is None else "component")
+    return to_numpy_function(dv.result, fn, args, extra=extra, size_of=size_of, is_scalar=is_scalar)

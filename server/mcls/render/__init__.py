@@ -1,0 +1,1 @@
+"""Rendering of IR: LaTeX in the author's style, Unicode, NumPy code, SVG."""

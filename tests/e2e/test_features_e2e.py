@@ -1,0 +1,133 @@
+"""End-to-end over stdio with the real server: shape diagnostics, derivative
+hovers and derivation code actions on .tex and .md documents with CRLF and emoji
+lines. The inserted derivation is re-checked by mcls itself."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from mcls.analysis import analyze
+from mcls.document.text import LineIndex
+from mcls.problems import Severity
+
+from test_server_basic import TIMEOUT, make_client, open_doc, published  # type: ignore[import-not-found]
+
+TEX = (
+    "% ∂ ⊙ 😀 notes\r\n"
+    "Let $A \\in \\mathbb{R}^{n\\times n}$ and $X \\in \\mathbb{R}^{n\\times m}$.\r\n"
+    "😀 ∂ ⊙ $M = A X X^\\top A^\\top$ and $A X^\\top$ 😀\r\n"
+    "\\[ f = \\operatorname{tr}(A X X^\\top) \\]\r\n"
+)
+MD = (
+    "# Hadamard 😀\n\n"
+    "Let $\\mathbf{X}, \\mathbf{A} \\in \\mathbb{R}^{n \\times p}$.\n\n"
+    "∂ ⊙ 😀 $\\mathbf{y} = (\\mathbf{X} \\odot \\mathbf{A}) \\mathbf{1}_p$\n"
+)
+
+
+def pos(text: str, needle: str, delta: int = 0) -> types.Position:
+    line, ch = LineIndex(text).offset_to_position(text.index(needle) + delta)
+    return types.Position(line=line, character=ch)
+
+
+def apply(text: str, edits: list[types.TextEdit]) -> str:
+    idx = LineIndex(text)
+    for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        a = idx.position_to_offset(e.range.start.line, e.range.start.character)
+        b = idx.position_to_offset(e.range.end.line, e.range.end.character)
+        text = text[:a] + e.new_text + text[b:]
+    return text
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(server_command=[sys.executable, "-m", "mcls", "serve"], client_factory=make_client)
+)
+async def client(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"),
+            initialization_options={"hoverFormat": "unicode"},
+        )
+    )
+    yield
+    await asyncio.wait_for(lsp_client.shutdown_session(), TIMEOUT)
+
+
+async def test_tex_diagnostic_hover_and_derivation(client: LanguageClient):
+    uri = "file:///tmp/e2e-paper.tex"
+    open_doc(client, uri, TEX, "latex")
+    params = await published(client, uri, 1)
+    errs = [d for d in params.diagnostics if d.severity == types.DiagnosticSeverity.Error]
+    assert len(errs) == 1 and errs[0].code == "shape/matmul"
+    start = pos(TEX, "A X^\\top$")
+    end = pos(TEX, "A X^\\top$", len("A X^\\top"))
+    assert errs[0].range == types.Range(start=start, end=end)
+    assert errs[0].related_information, "points at the declarations"
+
+    h = await asyncio.wait_for(
+        client.text_document_hover_async(types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=pos(TEX, "M = A"))),
+        TIMEOUT,
+    )
+    assert h is not None
+    text = h.contents.value
+    assert "∂M/∂Xᵢⱼ" in text and "Eⱼᵢ" in text and "verified numerically" in text
+    assert "```latex" in text
+
+    actions = await asyncio.wait_for(
+        client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=types.Range(start=pos(TEX, "M = A"), end=pos(TEX, "M = A")),
+                context=types.CodeActionContext(diagnostics=[]),
+            )
+        ),
+        TIMEOUT,
+    )
+    titles = [a.title for a in actions]
+    derivation = next(a for a in actions if a.title.startswith("Insert derivation of ∂M/∂X"))
+    assert derivation.edit is None, f"listing is lazy: {titles}"
+    resolved = await asyncio.wait_for(client.code_action_resolve_async(derivation), TIMEOUT)
+    edits = resolved.edit.document_changes[0].edits
+    new = apply(TEX, edits)
+    assert new.startswith(TEX[: TEX.index("\\[")])  # nothing before the insertion changed
+    assert "\\begin{align*}" in new and "E_{ji}" in new
+    assert "\r\n\\begin{align*}\r\n" in new, "CRLF kept"
+    # The inserted block must itself be clean and its claims true.
+    doc = analyze(new, "latex")
+    assert [p for p in doc.problems if p.severity == Severity.ERROR and p.code != "shape/matmul"] == []
+
+
+async def test_markdown_hover_and_derivation(client: LanguageClient):
+    uri = "file:///tmp/e2e-note.md"
+    open_doc(client, uri, MD, "markdown")
+    params = await published(client, uri, 1)
+    assert [d for d in params.diagnostics if d.severity == types.DiagnosticSeverity.Error] == []
+    h = await asyncio.wait_for(
+        client.text_document_hover_async(
+            types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=pos(MD, "\\mathbf{y} ="))
+        ),
+        TIMEOUT,
+    )
+    assert h is not None and "∂𝐲/∂𝐀ᵢⱼ" in h.contents.value and "verified numerically" in h.contents.value
+    # the hovered range lands on the formula, in UTF-16 units after the emoji
+    assert h.range.start == pos(MD, "\\mathbf{y} =")
+    actions = await asyncio.wait_for(
+        client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=types.Range(start=pos(MD, "\\mathbf{y} ="), end=pos(MD, "\\mathbf{y} =")),
+                context=types.CodeActionContext(diagnostics=[]),
+            )
+        ),
+        TIMEOUT,
+    )
+    derivation = next(a for a in actions if a.title.startswith("Insert derivation"))
+    resolved = await asyncio.wait_for(client.code_action_resolve_async(derivation), TIMEOUT)
+    new = apply(MD, resolved.edit.document_changes[0].edits)
+    assert new.startswith(MD) and "$$\n\\begin{aligned}" in new
+    assert [p for p in analyze(new, "markdown").problems if p.severity == Severity.ERROR] == []
