@@ -25,7 +25,10 @@ def numpy_source(dv: derive.Derivation, scope: Scope, name: str | None = None) -
 
     args = arguments(dv, scope)
     dims = {latex: (str(scope.decls[latex].rows), str(scope.decls[latex].cols)) for _, latex in args}
-    st = shapes_for(dv.result, scope, dv.f)
+    # The result has the shape of f (component) or of X (gradient): say so, so that
+    # context-sized constants in it (`e_i`, `E_ij`) get their sizes.
+    like = dv.f if (dv.index is not None or dv.kind != "scalar") else dv.wrt
+    st = shapes_for(dv.result, scope, dv.f, dv.wrt, same=[(dv.result, like)])
     size_of = sizes_from_arguments(size_table(args, dims), st.get)
 
     def is_scalar(x: ir.Expr):
