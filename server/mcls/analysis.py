@@ -139,9 +139,14 @@ def analyze(text: str, language: str, path: str | None = None) -> DocumentAnalys
     decl_fp = _scope_fp(scope)
     results: list[RegionAnalysis] = []
     problems: list[Problem] = []
+    definitions: dict[str, ir.Expr] = {}
     for r, pm in zip(regions, parsed):
         ra = _check_region(r, pm, scope, decl_fp)
         results.append(ra)
+        _claims(ra, scope, definitions, decl_fp)
+        for st in ra.statements:
+            if st.ops and st.ops[0] in ("=", ":=") and isinstance(st.parts[0], ir.Sym) and len(st.parts) > 1:
+                definitions.setdefault(st.parts[0].name, st.parts[1])
         for name, shape in _definitions(ra):
             if name not in scope.decls:
                 scope.declare(Decl(name, shape.rows, shape.cols, _first_span(ra, name), "", kind="defined"))
@@ -153,6 +158,20 @@ def analyze(text: str, language: str, path: str | None = None) -> DocumentAnalys
                                 new.span, Severity.WARNING, (Related(old.span, f"first declaration of {old.name}", old.path),)))
     problems.sort(key=lambda p: p.span)
     return DocumentAnalysis(text, language, path, results, scope, macros, problems)
+
+
+def _claims(ra: RegionAnalysis, scope: Scope, definitions: dict, fp: str) -> None:
+    """Derivatives the document states are checked numerically (claim/false)."""
+    if not any(isinstance(p, ir.Derivative) for st in ra.statements for p in st.parts):
+        return
+    if any(p.severity == Severity.ERROR for p in ra.problems):
+        return  # an ill-shaped statement already has its diagnostic
+    from .features.claims import check_claims
+
+    try:
+        ra.problems.extend(check_claims(ra.statements, scope, definitions, fp))
+    except Exception:  # noqa: BLE001 - claims are a bonus; never break diagnostics
+        pass
 
 
 def _shape_text(d: Decl) -> str:

@@ -1,0 +1,78 @@
+"""Checking the derivatives a paper claims: `\\frac{\\partial f}{\\partial X} = G`,
+`\\nabla_X f = G`, `\\frac{\\partial M}{\\partial X_{ij}} = D`. A claim that fails
+numerical verification (while mcls's own result verifies) becomes a
+`claim/false` warning on the right-hand side with the correct value.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from .. import ir
+from ..problems import Problem, Severity
+from ..scope import Scope
+
+_CACHE: "OrderedDict[tuple, tuple[Problem, ...]]" = OrderedDict()
+
+
+def check_claims(statements: tuple[ir.Chain, ...], scope: Scope, definitions: dict[str, ir.Expr], scope_key) -> list[Problem]:
+    out: list[Problem] = []
+    for st in statements:
+        for k, op in enumerate(st.ops):
+            lhs, rhs = st.parts[k], st.parts[k + 1]
+            if op != "=" or not isinstance(lhs, ir.Derivative) or isinstance(rhs, ir.Derivative):
+                continue
+            key = (lhs, rhs, scope_key, tuple(sorted((n, e) for n, e in definitions.items() if _mentions(lhs, n))))
+            hit = _CACHE.get(key)
+            if hit is None:
+                hit = tuple(_check(lhs, rhs, scope, definitions))
+                _CACHE[key] = hit
+                if len(_CACHE) > 2048:
+                    _CACHE.popitem(last=False)
+            # spans are those of this occurrence
+            out.extend(Problem(p.code, p.message, rhs.span or p.span, p.severity, p.related) for p in hit)
+    return out
+
+
+def _mentions(x: ir.Expr, name: str) -> bool:
+    return any(isinstance(n, ir.Sym) and n.name == name for n in x.walk())
+
+
+def _check(d: ir.Derivative, claimed: ir.Expr, scope: Scope, definitions: dict[str, ir.Expr]) -> list[Problem]:
+    from .. import verify
+    from ..render.latex import to_latex
+    from . import derive
+
+    f = d.f
+    if isinstance(f, ir.Sym) and f.name in definitions:
+        f = definitions[f.name]
+    wrt = d.wrt
+    index = None
+    if isinstance(wrt, ir.Entry) and isinstance(wrt.of, ir.Sym):
+        index = (wrt.i, wrt.j)
+        wrt = wrt.of
+    if not isinstance(wrt, ir.Sym) or wrt.name not in scope.decls:
+        return []
+    if any(isinstance(n, (ir.Opaque, ir.Indexed, ir.Derivative, ir.Differential)) for n in claimed.walk()):
+        return []  # sums over indices, tensors, operators: not a matrix claim we can test
+    try:
+        dv = derive.derive(f, wrt.name, scope, index=index)
+    except Exception:  # noqa: BLE001 - cannot derive: say nothing rather than guess
+        return []
+    if not dv.verified.ok:
+        return []
+    try:
+        if dv.kind == "scalar" and index is None:
+            v = verify.verify_gradient(f, wrt, claimed, scope)
+        else:
+            i, j = index or (None, None)
+            if index is None:
+                return []
+            v = verify.verify_component(f, wrt, claimed, scope, i=i, j=j)
+    except Exception:  # noqa: BLE001
+        return []
+    if v.ok or v.reason is None or "differs" not in v.reason:
+        return []
+    right = to_latex(dv.result)
+    return [Problem("claim/false", f"this derivative is not right: mcls computes {right} (verified numerically; the stated one differs, relative error {v.max_rel_error:.2g})",
+                    claimed.span or (0, 0), Severity.WARNING)]

@@ -1,0 +1,34 @@
+"""The derivatives a document claims are checked numerically."""
+
+from mcls.analysis import analyze
+
+DOC = (
+    r"Let $A \in \mathbb{R}^{p\times n}$, $X \in \mathbb{R}^{n\times m}$, $B \in \mathbb{R}^{m\times p}$." "\n"
+    r"$$\frac{\partial}{\partial X}\operatorname{tr}(AXB) = A^\top B^\top$$" "\n"
+    r"$M = A X X^\top A^\top$ and $\frac{\partial M}{\partial X_{ij}} = A(E_{ij}X^\top + X E_{ji})A^\top$" "\n"
+)
+
+
+def claims(text):
+    return [p for p in analyze(text, "markdown").problems if p.code == "claim/false"]
+
+
+def test_true_claims_are_silent():
+    assert claims(DOC) == []
+
+
+def test_false_gradient_claim_is_a_warning_on_the_right_side():
+    doc = DOC + r"$$\nabla_X \operatorname{tr}(AXB) = A B$$" "\n"
+    # A B is p×p: ill-shaped claims get the shape diagnostic instead
+    assert claims(doc) == []
+    doc = r"Let $A, X \in \mathbb{R}^{n\times n}$. $$\frac{\partial}{\partial X}\operatorname{tr}(AX) = A$$"
+    got = claims(doc)
+    assert len(got) == 1
+    assert doc[slice(*got[0].span)] == "A" and "A^\\top" in got[0].message
+
+
+def test_false_component_claim():
+    doc = DOC + r"and wrongly $\frac{\partial M}{\partial X_{ij}} = A E_{ij} X^\top A^\top$"
+    got = claims(doc)
+    assert len(got) == 1 and doc[slice(*got[0].span)] == r"A E_{ij} X^\top A^\top"
+    assert "E_{ji}" in got[0].message
