@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 from . import ir
 from .ir import Expr
 from .shapes import Shape, ShapeChecker
-from .simplify import ShapeTable, as_table, simplify
+from .simplify import ShapeTable, as_table, simplify, size_text
 from .sizes import sp
 
 
@@ -63,17 +63,6 @@ def shapes_for(tree: Expr, scope: Any, *more: Expr, same: Iterable[tuple[Expr, A
                     names[node.name] = s
     symmetric = {n for n in names if {"symmetric", "spd"} & set(sc.assumptions_of(n))}
     return ShapeTable(chk.res.get, names, sc.sizes, symmetric, scope=sc, problems=tuple(chk.res.problems))
-
-
-def size_text(n: Any) -> str | None:
-    """``m*n`` -> ``m n``: a size a paper writes in a subscript (``I_{m n}``), when it reads back."""
-    from .shapes import is_known
-    from .sizes import parse_size
-
-    if not is_known(n):
-        return None
-    t = str(n).replace("**", "^").replace("*", " ")
-    return t if "^" not in t and parse_size(t) == n else None
 
 
 def _scalar_shape() -> Shape:
@@ -719,23 +708,31 @@ def direction(wrt: ir.Sym, i: str | None, j: str | None, st: ShapeTable) -> Expr
 def component(F: Expr, wrt: ir.Sym, i: str | None, j: str | None, shape_fn: Any, simplified: bool = True) -> Expr:
     """∂F/∂X_{ij} = dF[dX := E_ij], shaped like F."""
     st = as_table(shape_fn)
+    given = {id(n) for n in F.walk() if isinstance(n, ir.Differential)}  # a dX already in F is a constant
     dF = differential(F, {wrt.name}, st, simplified=False)
     e = direction(wrt, i, j, st)
-    out = substitute(dF, lambda n: e if isinstance(n, ir.Differential) and isinstance(n.of, ir.Sym) and n.of.name == wrt.name else None)
+
+    def rule(n: Expr) -> Expr | None:
+        if isinstance(n, ir.Differential) and id(n) not in given and isinstance(n.of, ir.Sym) and n.of.name == wrt.name:
+            return e
+        return None
+
+    out = substitute(dF, rule)
     return simplify(out, st) if simplified else out
 
 
 class _Linear(_Base):
     """vec of a differential as J vec(dX), node by node."""
 
-    def __init__(self, wrt: str, st: ShapeTable, n: Any):
+    def __init__(self, wrt: str, st: ShapeTable, n: Any, given: set[int]):
         super().__init__(st)
         self.wrt = wrt
         self.n = n  # number of entries of X
+        self.given = given  # dX nodes that were in F: constants
 
     def depends(self, x: Expr) -> bool:
         if isinstance(x, ir.Differential):
-            return isinstance(x.of, ir.Sym) and x.of.name == self.wrt
+            return id(x) not in self.given and isinstance(x.of, ir.Sym) and x.of.name == self.wrt
         return any(self.depends(c) for c in x.children())
 
     def numel(self, x: Expr) -> Any:
@@ -842,8 +839,9 @@ def jacobian(F: Expr, wrt: ir.Sym, shape_fn: Any, simplified: bool = True) -> Ex
     xs = st.get(wrt) or st.names.get(wrt.name)
     if xs is None:
         raise NotDifferentiable(f"the shape of {wrt.name} is unknown")
+    given = {id(n) for n in F.walk() if isinstance(n, ir.Differential)}
     dF = differential(F, {wrt.name}, st, simplified=True)
-    lin = _Linear(wrt.name, st, xs.rows * xs.cols)
+    lin = _Linear(wrt.name, st, xs.rows * xs.cols, given)
     fs = lin.shape(F if st.get(F) is not None else dF)
     js = Shape(fs.rows * fs.cols, xs.rows * xs.cols)
     if not lin.depends(dF):
@@ -868,6 +866,27 @@ def second_differential(f: Expr, wrt: ir.Sym, shape_fn: Any, simplified: bool = 
     st = as_table(shape_fn)
     d1 = differential(f, {wrt.name}, st, simplified=False)
     return differential(d1, {wrt.name}, st, simplified=simplified)
+
+
+def expand_differentials(expr: Expr, shape_fn: Any, wrt: set[str] | None = None) -> Expr:
+    """``d(K^{-1})`` as a paper writes it -> ``-K^{-1} dK K^{-1}``: every differential of a
+    compound expression is expanded (w.r.t. ``wrt``; by default the symbols whose
+    differentials appear in ``expr``, else all symbols under the ``d``)."""
+    st = as_table(shape_fn)
+    leaf = {n.of.name for n in expr.walk() if isinstance(n, ir.Differential) and isinstance(n.of, ir.Sym)}
+
+    def rule(n: Expr) -> Expr | None:
+        if not isinstance(n, ir.Differential) or isinstance(n.of, ir.Sym):
+            return None
+        if isinstance(n.of, ir.Transpose) and isinstance(n.of.x, ir.Sym):
+            return ir.Transpose(ir.Differential(n.of.x))
+        names = wrt if wrt is not None else (leaf or {s.name for s in n.of.walk() if isinstance(s, ir.Sym)})
+        d = differential(n.of, names, st, simplified=False)
+        if st.get(d) is None and st.get(n) is not None:
+            st.put(d, st(n))
+        return d
+
+    return substitute(expr, rule)
 
 
 # ---------------------------------------------------------------- what a paper asks for

@@ -207,6 +207,8 @@ class _Eval:
     def e_Differential(self, x: ir.Differential) -> Array:
         if isinstance(x.of, ir.Sym) and diff_key(x.of.name) in self.values:
             return as2d(self.values[diff_key(x.of.name)])
+        if isinstance(x.of, ir.Transpose):  # `dX^\top` as written: d(Xᵀ) = (dX)ᵀ
+            return self.go(ir.Differential(x.of.x)).T
         raise EvalError("no value for a differential")
 
     # -- sums and products
@@ -268,9 +270,13 @@ class _Eval:
         p = float(k[0, 0])
         if a.shape == (1, 1) or a.shape[0] != a.shape[1]:
             return a**p  # scalar, or element-wise power of a non-square f(X)
-        if p != int(p):
-            raise EvalError("non-integer power of a matrix")
-        return np.linalg.matrix_power(a, int(p))
+        if p == int(p):
+            return np.linalg.matrix_power(a, int(p))
+        if np.allclose(a, a.T):  # W^{1/2} of a symmetric positive definite W
+            lam, v = np.linalg.eigh((a + a.T) / 2)
+            if np.all(lam > 0):
+                return (v * lam**p) @ v.T
+        raise EvalError("non-integer power of a matrix that is not symmetric positive definite")
 
     def _same(self, x: Expr, a: Array, b: Array) -> None:
         if a.shape != b.shape and a.shape != (1, 1) and b.shape != (1, 1):
@@ -362,11 +368,18 @@ class _Eval:
 # ---------------------------------------------------------------- random instances
 
 
-def size_values(symbols: Iterable[Any]) -> dict[Any, int]:
-    """Distinct small primes for the given size symbols (sorted by name: deterministic)."""
+def size_values(symbols: Iterable[Any], order: int = 0) -> dict[Any, int]:
+    """Distinct small primes for the given size symbols, deterministic. ``order`` 1 and 2
+    permute which size gets which prime (a paper may need m ≥ n, as least squares does)."""
+    named = sorted((s for s in set(symbols) if not str(s).startswith("_u")), key=str)
+    unknown = sorted((s for s in set(symbols) if str(s).startswith("_u")), key=str)
+    if order == 1:
+        named.reverse()
+    elif order == 2 and named:
+        named = named[1:] + named[:1]
     out: dict[Any, int] = {}
-    for k, s in enumerate(sorted(set(symbols), key=lambda s: (str(s).startswith("_u"), str(s)))):
-        out[s] = PRIMES[k % len(PRIMES)] if k < len(PRIMES) else 53 + 2 * k
+    for k, s in enumerate(named + unknown):
+        out[s] = PRIMES[k] if k < len(PRIMES) else 53 + 2 * k
     return out
 
 
@@ -407,6 +420,7 @@ def instantiate(
     assumptions: Mapping[str, set[str]] | None,
     rng: np.random.Generator,
     trees: Iterable[Expr] = (),
+    order: int = 0,
 ) -> tuple[dict[str, Any], NumericShapes]:
     """Random values for every declared symbol (and every symbol in ``trees``) plus a
     numeric shape function. ``checker_result`` is anything with ``.get(node) -> Shape``
@@ -425,7 +439,7 @@ def instantiate(
     symbols = {s for s in symbols if not isinstance(s, str)}
     for r, c in shapes.values():
         symbols |= set(getattr(r, "free_symbols", ())) | set(getattr(c, "free_symbols", ()))
-    num = NumericShapes(checker_result, size_values(symbols))
+    num = NumericShapes(checker_result, size_values(symbols, order))
 
     need = _needs(trees)
     values: dict[str, Any] = {}
@@ -438,6 +452,14 @@ def instantiate(
         except (TypeError, ValueError, EvalError):
             continue
         values[name] = random_value(rows, cols, kinds, rng)
+    for t in trees:  # dX in a claimed differential: a random direction
+        for node in t.walk():
+            if isinstance(node, ir.Differential):
+                of = node.of
+                while isinstance(of, ir.Transpose):
+                    of = of.x
+                if isinstance(of, ir.Sym) and of.name in values:
+                    values.setdefault(diff_key(of.name), rng.standard_normal(np.shape(values[of.name])))
     return values, num
 
 
@@ -498,4 +520,6 @@ def _needs(trees: tuple[Expr, ...]) -> dict[str, set[str]]:
                 mark(node.b)
             elif isinstance(node, ir.Power) and not (isinstance(node.exp, ir.Num) and node.exp.value.denominator == 1):
                 mark(node.base)
+                if isinstance(node.base, ir.Sym):
+                    out[node.base.name].add("spd")  # a square matrix to a fractional power: SPD
     return out

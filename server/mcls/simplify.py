@@ -163,6 +163,16 @@ class ShapeTable:
         raise KeyError(t.__name__)
 
 
+def size_text(n: Any) -> str | None:
+    """``m*n`` -> ``m n``: a size as a subscript (``I_{m n}``), when it reads back as the same size."""
+    from .shapes import is_known
+
+    if not is_known(n):
+        return None
+    t = str(n).replace("**", "^").replace("*", " ")
+    return t if "^" not in t and parse_size(t) == n else None
+
+
 def as_table(shape_fn: Any) -> ShapeTable:
     """Wrap any ``node -> Shape`` callable (a ``ShapeResult.get``) as a table."""
     if isinstance(shape_fn, ShapeTable):
@@ -190,8 +200,8 @@ def simplify(expr: Expr, shape_fn: Any, symmetric: set[str] | frozenset[str] | N
             if new == out:
                 return new
             out = new
-    except (RecursionError, KeyError):
-        return expr
+    except (RecursionError, KeyError, ValueError, TypeError, ZeroDivisionError):
+        return expr  # simplification is optional; the input is still right
     return out
 
 
@@ -334,7 +344,10 @@ class _Simp:
 
     def factor_out(self, kept: list[tuple[Fraction, Expr | None]], s: Shape) -> Expr | None:
         parts = [(c, *self.split(core)) for c, core in kept]
-        common = [f for f in parts[0][1] if all(f in sc for _, sc, _ in parts[1:])]
+        common: list[Expr] = []
+        for f in parts[0][1]:  # multiset intersection of the scalar factors
+            if all(sc.count(f) > common.count(f) for _, sc, _ in parts):
+                common.append(f)
         if common:  # det(M) A + det(M) B = det(M) (A + B)
             inner_terms = []
             for c, sc, ch in parts:
@@ -354,15 +367,17 @@ class _Simp:
             q += 1
         if p == 0 and q == 0:
             return None
+        sign = -1 if all(c < 0 for c, _, _ in parts) else 1  # -A E B - A F B = -A(E + F)B
         inner_terms = []
         for c, sc, ch in parts:
             mid = ch[p : len(ch) - q]
-            inner_terms.append(self.scale(c, self.mul_core(sc + mid)))
+            inner_terms.append(self.scale(sign * c, self.mul_core(sc + mid)))
         first_mid = parts[0][2][p : len(parts[0][2]) - q]
         mid_shape = Shape(self.shape(first_mid[0]).rows, self.shape(first_mid[-1]).cols)
         inner = self.add(inner_terms, mid_shape)
         prefix, suffix = parts[0][2][:p], parts[0][2][len(parts[0][2]) - q :]
-        return self.mul(prefix + [inner] + suffix, s)
+        out = self.mul(prefix + [inner] + suffix, s)
+        return self.scale(Fraction(sign), out, s) if sign < 0 else out
 
     def mul_core(self, facs: list[Expr]) -> Expr | None:
         if not facs:
@@ -658,8 +673,9 @@ class _Simp:
         s = self.shape(x)
         if self.is_zero(a) or self.is_zero(b):
             return self.zero(s)
-        if isinstance(a, ir.Identity) and isinstance(b, ir.Identity):
-            return self.ident(s.rows)
+        if isinstance(a, ir.Identity) and isinstance(b, ir.Identity):  # I_m ⊗ I_n = I_{mn}
+            size = size_text(s.rows) if a.size and b.size else None
+            return self.st.put(ir.Identity(size), Shape(s.rows, s.rows))
         if self.scalar(a) or self.scalar(b):
             return self.mul([a, b], s)
         ca, a = self.coef(a)
@@ -707,10 +723,19 @@ class _Simp:
             return x
         return ir.Func(n, arg, style=x.style, span=x.span)
 
+    def s_Differential(self, x: ir.Differential) -> Expr:
+        if isinstance(x.of, ir.Transpose):  # d(Xᵀ) = (dX)ᵀ
+            return self.transpose(ir.Differential(self.go(x.of.x)))
+        return x
+
     def s_Entry(self, x: ir.Entry) -> Expr:
         of = self.go(x.of)
         if isinstance(of, ir.Transpose) and x.j is not None:
             return ir.Entry(of.x, x.j, x.i, span=x.span)
+        if isinstance(of, ir.Basis) and (of.i, of.j) == (x.i, x.j):
+            return _num(ONE)  # (E_ij)_ij = 1; other index pairs are a Kronecker delta, kept
+        if isinstance(of, ir.UnitVec) and x.j is None and of.i == x.i:
+            return _num(ONE)
         return x if of is x.of else replace(x, of=of)
 
     def s_Norm(self, x: ir.Norm) -> Expr:
