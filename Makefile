@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml setup.py | $(VENV)/bin/python
 demo: $(STAMP)
 	@status=0; $(VENV)/bin/mcls check examples/hadamard.md examples/gram.tex examples/broken.tex || status=$$?; \
 	test $$status -le 1
+	$(VENV)/bin/mcls grad 'M = AXX^\top A^\top' --wrt X --where 'A \in \mathbb{R}^{n\times n}' --where 'X \in \mathbb{R}^{n\times m}'
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
