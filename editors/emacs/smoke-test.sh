@@ -47,7 +47,7 @@ for client in "${clients[@]}"; do
   fi
   echo "== $client"
   rc=0
-  (cd "$work/project" && HOME="$work" timeout 180 emacs --batch -l "$here/smoke.el" "$client" "$readme" "${files[@]}") \
+  (cd "$work/project" && HOME="$work" TMPDIR="$work" timeout 180 emacs --batch -l "$here/smoke.el" "$client" "$readme" "${files[@]}") \
     >"$work/$client.out" 2>"$work/$client.err" || rc=$?
   grep '^SMOKE' "$work/$client.out" || true
   if [ "$rc" -ne 0 ]; then

@@ -1,7 +1,7 @@
 // The mcls VS Code extension: starts `mcls serve` for LaTeX and Markdown documents.
 
 import * as vscode from 'vscode';
-import { LanguageClient, LanguageClientOptions, ServerOptions, State, TransportKind } from 'vscode-languageclient/node';
+import { LanguageClient, LanguageClientOptions, ServerOptions, State } from 'vscode-languageclient/node';
 import { advice, Candidate, describeAttempts, MIN_SERVER_VERSION, resolveServer, serveArgs } from './server';
 
 const LANGUAGES = ['latex', 'tex', 'markdown'];
@@ -163,7 +163,7 @@ async function startClient(): Promise<void> {
   const serverOptions: ServerOptions = {
     command: server.command,
     args,
-    transport: TransportKind.stdio,
+    // No `transport`: with TransportKind.stdio the client would append --stdio to args.
     options: { cwd: folder, env: { ...process.env, PYTHONUNBUFFERED: '1' } },
   };
   hoverColorInUse = hoverColor();

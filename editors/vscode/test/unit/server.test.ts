@@ -3,14 +3,20 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { advice, compareVersions, expandPath, findOnPath, parseVersion, resolveServer, serveArgs } from '../../src/server';
 
 const isWindows = process.platform === 'win32';
 
+const made: string[] = [];
+after(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 /** A directory with fake executables: `mcls` printing a version, a `python3` that has or lacks mcls. */
 function fakeBin(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcls-vscode-test-'));
+  made.push(dir);
   for (const [name, body] of Object.entries(files)) {
     const file = path.join(dir, name);
     fs.writeFileSync(file, `#!/bin/sh\n${body}\n`);
