@@ -9,7 +9,7 @@ that cannot be read becomes a ``ParseIssue`` with the offending range.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 from importlib import resources
@@ -83,6 +83,25 @@ class _DerivOp:
 
 
 @dataclass(frozen=True)
+class _BigOpHead:
+    """``\\sum_{i=1}^n`` (or ``\\max_x``, ``\\lim_{t\\to 0}``, ``\\arg\\min_x``) waiting for its body:
+    by convention the body is the rest of the product (``\\sum_i x_i x_i^\\top``)."""
+
+    text: str  # as written, limits included (rendering)
+    var: str | None  # the subscript when it is a single name (argmin/argmax: shape of the result)
+    span: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class _NablaOp:
+    """``\\nabla_X``, ``\\nabla^2_x``, bare ``\\nabla``: applies to the rest of the product."""
+
+    wrt: Expr | None
+    order: int
+    span: tuple[int, int]
+
+
+@dataclass(frozen=True)
 class _Cont:
     """Marker: this chain continues the previous statement (``&= …`` in align)."""
 
@@ -99,30 +118,54 @@ def _grammar_text() -> str:
 
 _OPERAND_END = {
     "LETTER", "DIGITS", "CMD", "FONTSYM", "FIELD", "RPAR", "RSQB", "RBRACE", "RBAR", "RDBAR",
-    "PRIME", "FRAC_DIGITS", "RBRACE_ESC", "RANGLE", "MATRIX_ENV", "DBAR_FUNC",
+    "PRIME", "FRAC_DIGITS", "RBRACE_ESC", "RANGLE", "MATRIX_ENV", "DBAR_FUNC", "TMARK",
 }
+_OPENERS = {"LPAR", "LSQB", "LBRACE", "LBRACE_ESC", "LANGLE"}
+_CLOSERS = {"RPAR", "RSQB", "RBRACE", "RBRACE_ESC", "RANGLE"}
 
 
 class _PairBars:
-    """Post-lexer: ``|`` and ``\\|`` are both openers and closers; decide which
-    from the previous token (after an operand and with one open, it closes)."""
+    """Post-lexer over one line: ``|`` and ``\\|`` are both openers and closers;
+    decide which from the previous token (after an operand and with one open, it
+    closes). A bar that pairs with nothing inside its group is a conditional bar
+    (``p(y | X)``, ``P_{k|k-1}``): it becomes ``MID``. A ``\\cdot`` standing alone
+    between delimiters (``\\mathbb{E}[\\cdot]``, ``\\|\\cdot\\|``) is a placeholder operand."""
 
-    always_accept = ("BAR", "DBAR")
+    always_accept = ("BAR", "DBAR", "CDOT")
 
     def process(self, stream):
-        stack: list[str] = []
+        toks = list(stream)
+        n = len(toks)
+        for k, tok in enumerate(toks):
+            if tok.type == "CDOT":
+                before = toks[k - 1].type if k else None
+                after = toks[k + 1].type if k + 1 < n else None
+                if before in _OPENERS | {"BAR", "DBAR", "COMMA"} and after in _CLOSERS | {"BAR", "DBAR", "COMMA"}:
+                    toks[k] = Token.new_borrow_pos("DBAR_FUNC", tok.value, tok)
+        stack: list[tuple[str, int]] = []
         prev: str | None = None
-        for tok in stream:
-            if tok.type in ("BAR", "DBAR"):
-                kind = tok.type
-                if stack and stack[-1] == kind and prev in _OPERAND_END:
+        for k, tok in enumerate(toks):
+            t = tok.type
+            if t in _OPENERS:
+                stack.append(("(", k))
+            elif t in _CLOSERS:
+                while stack and stack[-1][0] != "(":
+                    j = stack.pop()[1]
+                    toks[j] = Token.new_borrow_pos("MID", toks[j].value, toks[j])
+                if stack:
                     stack.pop()
-                    tok = Token.new_borrow_pos("R" + kind, tok.value, tok)
+            elif t in ("BAR", "DBAR"):
+                if stack and stack[-1][0] == t and prev in _OPERAND_END:
+                    j = stack.pop()[1]
+                    toks[j] = Token.new_borrow_pos("L" + t, toks[j].value, toks[j])
+                    tok = toks[k] = Token.new_borrow_pos("R" + t, tok.value, tok)
                 else:
-                    stack.append(kind)
-                    tok = Token.new_borrow_pos("L" + kind, tok.value, tok)
+                    stack.append((t, k))
             prev = tok.type
-            yield tok
+        for kind, j in stack:
+            if kind != "(":
+                toks[j] = Token.new_borrow_pos("MID", toks[j].value, toks[j])
+        yield from toks
 
 
 @lru_cache(maxsize=1)
@@ -146,6 +189,9 @@ _WRAPPERS = re.compile(
     r"|\\(?:label|tag\*?|eqref|ref|hspace\*?|vspace\*?)\s*\{[^{}]*\}"
 )
 _EQALIGN = re.compile(r"\\(?:eqalign|eqalignno|displaylines|boxed|substack)\s*\{")
+
+
+_SIZER_BEFORE = re.compile(r"\\(?:left|bigg?|Bigg?)[lm]?\s*\Z")
 
 
 def _blank(s: str, a: int, b: int) -> str:
@@ -249,7 +295,7 @@ def _index_text(tokens) -> str:
 
 def canonical_font(raw: str) -> str:
     """``\\mathbf X`` -> ``\\mathbf{X}``; ``\\mathbf{ X }`` -> ``\\mathbf{X}``."""
-    m = re.match(r"(\\[A-Za-z]+)\s*(.*)$", raw, re.S)
+    m = re.match(r"(\\[A-Za-z]+)\*?\s*(.*)$", raw, re.S)
     if not m:
         return raw
     cmd, rest = m.group(1), m.group(2).strip()
@@ -348,13 +394,17 @@ class _ToIR(Transformer):
         if isinstance(x, _Grouped):
             return self._finish(x.x)
         if isinstance(x, _Prod):
-            return self._build_product(x.factors, x.span)
+            return self._build_product(x.factors, x.span, x.joined)
         if isinstance(x, _FuncHead):
             return ir.Opaque(x.style, span=x.span)
         if isinstance(x, _DiffHead):
             return ir.Opaque("d", span=x.span)
         if isinstance(x, _DerivOp):
             return ir.Derivative(ir.Opaque("·"), x.wrt, span=x.span)
+        if isinstance(x, _BigOpHead):
+            return ir.Opaque(x.text, span=x.span)
+        if isinstance(x, _NablaOp):
+            return ir.Opaque("\\nabla", span=x.span)
         return x
 
     # -- sums
@@ -387,7 +437,16 @@ class _ToIR(Transformer):
 
     # -- products: collected flat while parsing, built (heads applied) when finished,
     # so `\\frac{\\partial}{\\partial X} b^\\top X c` takes the whole product.
-    def _build_product(self, factors: list, span):
+    def _build_product(self, factors: list, span, joined: dict | None = None):
+        joined = joined or {}
+
+        def fin(a):
+            e = self._finish(a)
+            op = joined.get(id(a))
+            if op is not None and isinstance(e, Expr):
+                object.__setattr__(e, "_joined", op)  # `a \cdot b`, `a \times b`, `a * b`
+            return e
+
         acc: list = []
         for f in reversed(factors):
             if isinstance(f, _FuncHead) and acc:
@@ -396,29 +455,50 @@ class _ToIR(Transformer):
             elif isinstance(f, _DiffHead) and acc:
                 arg = acc.pop(0)
                 acc.insert(0, ir.Differential(self._finish(arg), span=self._join(f, arg)))
-            elif isinstance(f, _DerivOp) and acc:
-                body = acc[0] if len(acc) == 1 else ir.Mul(tuple(self._finish(a) for a in acc), span=self._join(acc[0], acc[-1]))
-                acc = [ir.Derivative(self._finish(body), f.wrt, span=self._join(f, body))]
+            elif isinstance(f, (_DerivOp, _BigOpHead, _NablaOp)) and acc:
+                body = acc[0] if len(acc) == 1 else ir.Mul(tuple(fin(a) for a in acc), span=self._join(acc[0], acc[-1]))
+                body = self._finish(body)
+                acc = [self._apply_operator(f, body)]
             else:
                 acc.insert(0, f)
-        acc = [self._finish(a) for a in acc]
+        acc = [fin(a) for a in acc]
         if len(acc) == 1:
             return acc[0]
         return ir.Mul(tuple(acc), span=span)
 
+    def _apply_operator(self, f, body: Expr) -> Expr:
+        span = self._join(f, body)
+        if isinstance(f, _DerivOp):
+            return ir.Derivative(body, f.wrt, span=span)
+        if isinstance(f, _BigOpHead):
+            args = (body,) if f.var is None else (body, ir.Sym(f.var))
+            return ir.Opaque(f.text, args, span=span)
+        # nabla: first order with a variable is a Derivative; otherwise opaque (shapes reads it)
+        if f.order == 1 and f.wrt is not None:
+            d = ir.Derivative(body, f.wrt, span=span)
+            object.__setattr__(d, "_nabla", True)  # a gradient: the body is a scalar
+            return d
+        text = "\\nabla" if f.order == 1 else "\\nabla^2"
+        return ir.Opaque(text, (body,) if f.wrt is None else (body, f.wrt), span=span)
+
     def mul(self, meta, children):
         left, right = children[0], children[-1]
         factors = left.factors if isinstance(left, _Prod) else [left]
-        return _Prod(factors + [right], self._msp(meta))
+        joined = dict(left.joined) if isinstance(left, _Prod) else {}
+        if len(children) == 3 and isinstance(children[1], Token):
+            joined[id(right)] = re.sub(r"\s+", "", str(children[1]))
+        return _Prod(factors + [right], self._msp(meta), joined)
 
     def times(self, meta, children):
-        return self.mul(meta, [children[0], children[2]])
+        return self.mul(meta, children)
 
     def star(self, meta, children):
-        return self.mul(meta, [children[0], children[2]])
+        return self.mul(meta, children)
 
     def div(self, meta, children):
-        return ir.Div(self._finish(children[0]), self._finish(children[1]), span=self._msp(meta))
+        d = ir.Div(self._finish(children[0]), self._finish(children[1]), span=self._msp(meta))
+        object.__setattr__(d, "_slash", True)  # `M/A` is also the Schur complement
+        return d
 
     # -- postfix
     def sup(self, meta, children):
@@ -430,6 +510,8 @@ class _ToIR(Transformer):
             return ir.Opaque(base.style, span=span)
         if isinstance(base, ir.Opaque) and base.text.startswith("field:"):
             return self._space(base, s, span)
+        if getattr(base, "_transparent", False):  # \overbrace{…}^{note}
+            return base
         mark = _sup_mark(s)
         if mark == "T":
             return ir.Transpose(base, span=span)
@@ -439,13 +521,20 @@ class _ToIR(Transformer):
             return ir.Inverse(ir.Transpose(base, span=span), span=span)
         if mark == "+":
             return ir.Opaque("pinv", (base,), span=span)
-        if mark == "name" and isinstance(base, ir.Sym):
-            return ir.Sym(base.name + "^{" + _src(s) + "}", span=span)
-        return ir.Power(base, _sup_expr(s), span=span)
+        if mark in ("name", "nameT") and isinstance(base, ir.Sym):
+            src = _sup_src(s)
+            if mark == "nameT":  # x^{(i)\top}: the name x^{(i)}, transposed
+                label = re.match(r"\([^()]*\)|\[[^\[\]]*\]", src).group(0)
+                return ir.Transpose(ir.Sym(base.name + "^{" + label + "}", span=span), span=span)
+            return ir.Sym(base.name + "^{" + src + "}", span=span)
+        p = ir.Power(base, _sup_expr(s), span=span)
+        if mark == "iter":
+            object.__setattr__(p, "_iter", True)
+        return p
 
     def _space(self, field: ir.Opaque, s, span):
         raw = _src(s)
-        parts = _split_top(raw, r"\\times|\\cdot|×|\*")
+        parts = _split_top(raw, r"\\times|\\cdot|×|\*|,")
         rows = parts[0].strip() if parts else None
         cols = parts[1].strip() if len(parts) > 1 else None
         if len(parts) > 2:
@@ -500,6 +589,12 @@ class _ToIR(Transformer):
             return ir.Power(ir.Norm(base.base.x, idx.strip("{}"), span=base.base.span), base.exp, span=span)
         if isinstance(base, ir.Opaque) and base.text.startswith("field:"):
             return base
+        if isinstance(base, ir.Space) or getattr(base, "_transparent", False):
+            return base  # \mathbb{R}^n_{+}; \underbrace{…}_{note}
+        if isinstance(base, ir.Frob):  # \langle A, B\rangle_F
+            return base.at(span)
+        if isinstance(base, ir.Transpose) and isinstance(base.x, ir.Sym):  # x^\top_i = (x_i)^\top
+            return ir.Transpose(ir.Indexed(base.x, idx, span=span), span=span)
         if isinstance(base, ir.Sym) and base.name == "\\mathcal{M}":
             parts = [p for p in re.split(r",", idx) if p]
             if len(parts) == 2:
@@ -511,7 +606,9 @@ class _ToIR(Transformer):
         span = self._msp(meta)
         if isinstance(base, _FuncHead):
             return _FuncHead(base.name, base.style, span, base.primes + 1)
-        return ir.Transpose(self._finish(base), span=span)
+        t = ir.Transpose(self._finish(base), span=span)
+        object.__setattr__(t, "_prime", True)  # f'(x) may be a derivative, not a transpose
+        return t
 
     # -- atoms
     def _leaf(self, tok: Token) -> Expr:
@@ -522,7 +619,7 @@ class _ToIR(Transformer):
             return ir.Sym(s, span=span)
         if t == "DIGITS":
             return ir.Num(Fraction(s), span=span)
-        if t == "FONTSYM":
+        if t in ("FONTSYM", "TMARK"):
             return self._fontsym(s, span)
         if t == "CMD":
             return self._command(s, span)
@@ -573,13 +670,129 @@ class _ToIR(Transformer):
         return ir.Opaque("field:" + (letter[-1] if letter else "R"), span=self._tsp(children[0]))
 
     def matrix_env(self, meta, children):
-        return ir.Opaque("matrix", span=self._tsp(children[0]))
+        tok = children[0]
+        node = ir.Opaque("matrix", span=self._tsp(tok))
+        try:
+            grid, env = self._matrix_cells(str(tok), tok.start_pos)
+        except (LarkError, RecursionError, ValueError, IndexError, AttributeError, TypeError):
+            return node
+        if env == "cases":
+            return ir.Opaque("cases", span=node.span)
+        object.__setattr__(node, "_cells", grid)  # rows of cell expressions (None: empty/unreadable)
+        object.__setattr__(node, "_env", env)
+        return node
+
+    def _matrix_cells(self, s: str, at: int):
+        m = re.match(r"\\begin\s*\{\s*([A-Za-z]+)\*?\s*\}(?:\s*\[[^\]]*\])?(?:\s*\{[^{}]*\})?", s)
+        env = m.group(1)
+        if env != "array" and env != "cases":  # only array has a column spec
+            m = re.match(r"\\begin\s*\{\s*[A-Za-z]+\*?\s*\}(?:\s*\[[^\]]*\])?", s)
+        body_end = s.rindex("\\end")
+        grid: list[tuple] = []
+        for a, b in split_lines(s[m.end() : body_end]):
+            a += m.end()
+            b += m.end()
+            row_text = s[a:b]
+            if not row_text.strip() or re.fullmatch(r"\s*(?:\\(?:hline|hdashline|midrule|toprule|bottomrule)\s*)*", row_text):
+                continue
+            cells = []
+            for ca, cb in _split_cells(row_text):
+                cells.append(self._parse_fragment(row_text[ca:cb], at + a + ca))
+            grid.append(tuple(cells))
+        return tuple(grid), env
+
+    def _parse_fragment(self, text: str, a: int) -> Expr | None:
+        text = re.sub(r"\\(?:hline|hdashline)(?![A-Za-z])", lambda m: " " * len(m.group(0)), text)
+        if not text.strip():
+            return None
+        sub = None if self.origin is None else (self.origin[0][a:], self.origin[1][a:])
+        tr = _ToIR(text, self.base + a if self.origin is None else 0, sub)
+        try:
+            chains = tr.transform(_parser().parse(text))
+        except (LarkError, RecursionError, ValueError, ZeroDivisionError, IndexError, AttributeError, TypeError):
+            return None
+        self.unknown.extend(tr.unknown)
+        if len(chains) != 1 or chains[0].ops:
+            return None
+        return chains[0].parts[0]
+
+    def _opener(self, meta) -> str:
+        if getattr(meta, "empty", True):
+            return "("
+        c = self.text[meta.start_pos : meta.start_pos + 2]
+        return "\\{" if c == "\\{" else c[:1]
+
+    def _delim_span(self, meta):
+        """The span of a delimited group, its sizing command included (`\\big(…\\big)`)."""
+        if getattr(meta, "empty", True):
+            return None
+        m = _SIZER_BEFORE.search(self.text, 0, meta.start_pos)
+        return self._sp(m.start() if m else meta.start_pos, meta.end_pos)
 
     def paren(self, meta, children):
-        x = self._finish(_ungroup(children[0]))
-        y = x.at(self._msp(meta))
+        inner = [c for c in children if not isinstance(c, Token)]
+        x = self._finish(_ungroup(inner[0]))
+        y = x.at(self._delim_span(meta))
+        object.__setattr__(y, "_paren", self._opener(meta))  # "(", "[" or "\\{" (truthy)
+        return y
+
+    def tuple(self, meta, children):
+        items: list[Expr] = []
+        for c in children:
+            if isinstance(c, list):  # tuple_rest
+                items.extend(self._finish(_ungroup(i)) for i in c)
+            elif not isinstance(c, Token):
+                items.append(self._finish(_ungroup(c)))
+        y = ir.Tuple(tuple(items), span=self._delim_span(meta))
+        object.__setattr__(y, "_paren", self._opener(meta))
+        return y
+
+    def tuple_rest(self, meta, children):
+        return [c for c in children if not isinstance(c, Token)]
+
+    def paren_rel(self, meta, children):
+        # `p(y = 1 \mid x)`: a relation used as an argument; its sides are read, not compared.
+        parts = [self._finish(_ungroup(c)) for c in children if not isinstance(c, (Token, str))]
+        y = ir.Opaque("relation", tuple(parts), span=self._msp(meta))
         object.__setattr__(y, "_paren", True)
         return y
+
+    def cond(self, meta, children):
+        a, b = self._finish(_ungroup(children[0])), self._finish(_ungroup(children[2]))
+        return ir.Opaque("\\mid", (a, b), span=self._msp(meta))
+
+    def sign(self, meta, children):
+        return _Raw(str(children[0]), None)
+
+    def star_group(self, meta, children):
+        return _Raw("*", None)
+
+    def letter_apply(self, meta, children):
+        # `\log p(y)`: the function argument is `p(y)` (scope decides product or application).
+        head = self._leaf(children[0])
+        arg = self._finish(_ungroup(children[1]))
+        return ir.Mul((head, arg), span=self._msp(meta))
+
+    def pdv2(self, meta, children):
+        groups = [c for c in children if isinstance(c, _Grouped)]
+        f, wrt = self._finish(groups[-2].x), self._finish(groups[-1].x)
+        order = [c for c in children if not isinstance(c, (Token, _Grouped))]
+        if order:  # \pdv[2]{f}{x}
+            return ir.Opaque("hessian", (f, wrt, wrt), span=self._msp(meta))
+        return ir.Derivative(f, wrt, span=self._msp(meta))
+
+    def pdv1(self, meta, children):
+        groups = [c for c in children if isinstance(c, _Grouped)]
+        return _DerivOp(self._finish(groups[-1].x), self._msp(meta))
+
+    def norm_cmd(self, meta, children):
+        return ir.Norm(self._finish(_ungroup(children[1])), None, span=self._msp(meta))
+
+    def abs_cmd(self, meta, children):
+        return ir.Func("abs", self._finish(_ungroup(children[1])), style="|", span=self._msp(meta))
+
+    def inner_cmd(self, meta, children):
+        return ir.Frob(self._finish(_ungroup(children[1])), self._finish(_ungroup(children[2])), span=self._msp(meta))
 
     def abs(self, meta, children):
         return ir.Func("abs", self._finish(_ungroup(children[1])), style="|", span=self._msp(meta))
@@ -597,17 +810,23 @@ class _ToIR(Transformer):
         num, den = self._finish(_ungroup(children[1])), self._finish(_ungroup(children[2]))
         span = self._msp(meta)
         num_raw = _ungroup(children[1])
+        bare = isinstance(num_raw, _DiffHead) or (isinstance(num, ir.Opaque) and num.text == "d")
+        # `\partial f(X)`, `\partial a^\top Y^{-1} b`: the differential takes the whole numerator
+        if isinstance(num, ir.Mul) and num.factors and isinstance(num.factors[0], ir.Differential):
+            num = ir.Differential(ir.Mul((num.factors[0].of,) + num.factors[1:], span=num.span), span=num.span)
         if isinstance(den, ir.Differential):
-            if isinstance(num_raw, _DiffHead) or (isinstance(num, ir.Opaque) and num.text == "d"):
+            if bare:
                 return _DerivOp(den.of, span)
             if isinstance(num, ir.Differential):
                 return ir.Derivative(num.of, den.of, span=span)
-        if isinstance(den, ir.Mul) and all(isinstance(f, ir.Differential) for f in den.factors):
-            return ir.Opaque("\\frac{\\partial^2}{}", span=span)
+        if isinstance(den, ir.Mul) and len(den.factors) == 2 and all(isinstance(f, ir.Differential) for f in den.factors):
+            # second derivative \frac{\partial^2 f}{\partial x \partial x^\top}
+            f = num.of if isinstance(num, ir.Differential) else ir.Opaque("·")
+            return ir.Opaque("hessian", (f, den.factors[0].of, den.factors[1].of), span=span)
         return ir.Div(num, den, span=span)
 
     def sqrt(self, meta, children):
-        return ir.Func("sqrt", self._finish(_ungroup(children[1])), style="\\sqrt", span=self._msp(meta))
+        return ir.Func("sqrt", self._finish(_ungroup(children[-1])), style="\\sqrt", span=self._msp(meta))
 
     def _apply_func(self, head: _FuncHead, arg) -> Expr:
         arg = self._finish(_ungroup(arg))
@@ -647,6 +866,9 @@ class _ToIR(Transformer):
     def differential(self, meta, children):
         return ir.Differential(self._finish(_ungroup(children[1])), span=self._msp(meta))
 
+    def differential_pow(self, meta, children):  # \partial^2 f
+        return ir.Differential(self._finish(_ungroup(children[-1])), span=self._msp(meta))
+
     def diff_bare(self, meta, children):
         return _DiffHead(self._tsp(children[0]))
 
@@ -656,22 +878,48 @@ class _ToIR(Transformer):
             return self._leaf(c[0])
         return _ungroup(c)
 
-    def nabla(self, meta, children):
-        wrt, body = children[1], self._finish(_ungroup(children[2]))
-        return _DerivOp(wrt, self._msp(meta)) if body is None else ir.Derivative(body, wrt, span=self._msp(meta))
+    def nabla_limits(self, meta, children):
+        return children
 
-    def nabla_bare(self, meta, children):
-        return ir.Opaque("\\nabla", (self._finish(_ungroup(children[1])),), span=self._msp(meta))
+    def nabla(self, meta, children):
+        wrt: Expr | None = None
+        order = 1
+        for c in children[1] if len(children) > 1 else []:
+            if isinstance(c, (_Raw, _Grouped)):
+                src = _src(c).strip("{} ")
+                order = int(src) if src.isdigit() else 2
+            elif isinstance(c, Expr):
+                wrt = self._finish(c)
+        return _NablaOp(wrt, order, self._msp(meta))
 
     def bigop_limits(self, meta, children):
         return children
 
     def bigop(self, meta, children):
-        body = self._finish(_ungroup(children[2]))
-        return ir.Opaque(re.sub(r"\s+", "", str(children[0])), (body,), span=self._msp(meta))
+        tok = children[0]
+        text = re.sub(r"\s+", "", str(tok))
+        sub = None
+        for c in children[1] if len(children) > 1 else []:
+            if isinstance(c, str):
+                sub = c
+                text += "_{" + c + "}"
+            else:
+                text += "^{" + _src(c).strip() + "}"
+        var = None
+        if "arg" in str(tok):
+            m = re.match(r"\\underset\s*\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}", str(tok))
+            cand = m.group(1) if m else sub
+            if cand:
+                cand = re.split(r"\\in(?![A-Za-z])|:|,|\\,|\\;|=", re.sub(r"\s+", "", cand))[0]
+                if re.fullmatch(r"[A-Za-z]|\\[A-Za-z]+|\\[A-Za-z]+\{\\?[A-Za-z]+\}|\{\\[A-Za-z]+\{\\?[A-Za-z]+\}\}", cand):
+                    var = canonical_font(cand.strip("{}")) if "{" in cand else cand
+        return _BigOpHead(text, var, self._msp(meta))
 
     def transparent(self, meta, children):
-        return _ungroup(children[1])
+        x = _ungroup(children[1])
+        if isinstance(x, Expr):
+            object.__setattr__(x, "_transparent", True)  # \underbrace{…}_{note}: the note is not an index
+        return x
 
 
 @dataclass
@@ -680,6 +928,7 @@ class _Prod:
 
     factors: list
     span: tuple[int, int] | None
+    joined: dict = field(default_factory=dict)  # id(factor) -> the operator before it (\cdot, \times, *)
 
 
 @dataclass(frozen=True)
@@ -729,26 +978,66 @@ def _span_of(x):
     return getattr(x, "span", None)
 
 
-_TRANSPOSE_SRC = {re.sub(r"\s+", "", t) for t in TRANSPOSE_MARKS}
+_TRANSPOSE_SRC = {re.sub(r"\s+", "", t) for t in TRANSPOSE_MARKS} - {"t", "\\tau", "*", "\\ast"}
+_T_MARK = r"(?:T|H|\\top|\\intercal|\\mathsf\{[TH]\})"
+# Layout that may sit inside a superscript: `^{\!\top}`, `^{\mkern-1.5mu\mathsf{T}}`.
+_SUP_NOISE = re.compile(r"\\[,;:! ]|\\m?kern-?[0-9]*\.?[0-9]+(?:mu|em|ex|pt)|\\(?:scriptscriptstyle|scriptstyle|displaystyle|textstyle)(?![A-Za-z])")
+
+
+def _sup_src(s) -> str:
+    src = _SUP_NOISE.sub("", re.sub(r"\s+", "", _src(s)))
+    while len(src) > 2 and src[0] == "{" and src[-1] == "}" and _matching_brace(src, 0) == len(src) - 1:
+        src = src[1:-1]
+    # \text{T}, \mathrm{T}, {\sf T}, \rm T: all the transpose mark
+    src = re.sub(r"\\(?:text|textrm|textsf|textup|textnormal|mathrm|mathsf|mathtt|mathit|operatorname|rm|sf|mathbf)\{([TH])\}", r"\\mathsf{\1}", src)
+    src = re.sub(r"^\\(?:rm|sf)([TH])$", r"\\mathsf{\1}", src)
+    return src
 
 
 def _sup_mark(s) -> str:
     """Classify a superscript: ``T`` (transpose), ``-1``, ``-T``, ``+`` (pseudo-inverse),
-    ``name`` (``^{(k)}``, part of a name), or ``pow``."""
-    src = re.sub(r"\s+", "", _src(s))
-    if src in _TRANSPOSE_SRC and src not in ("t", "\\tau", "*"):
-        return "T"
-    if src in ("*",):
+    ``name`` (``^{(k)}``, ``^\\star``, ``^{+}``: part of a name), ``nameT`` (``^{(i)\\top}``),
+    ``iter`` (``^t``: an iteration label or, in some traditions, a transpose) or ``pow``."""
+    src = _sup_src(s)
+    if src in _TRANSPOSE_SRC or re.fullmatch(_T_MARK, src):
         return "T"
     if src in ("-1", "{-1}"):
         return "-1"
-    if src.startswith("-") and src[1:] in _TRANSPOSE_SRC:
+    if src.startswith("-") and (src[1:] in _TRANSPOSE_SRC or re.fullmatch(_T_MARK, src[1:])):
         return "-T"
-    if src in ("+", "\\dagger"):
+    if src == "\\dagger":
         return "+"
-    if re.fullmatch(r"\([^()]*\)|\[[^\[\]]*\]|\\star|\\ast|\\circ|\\dagger|\\prime\\prime", src):
+    if re.fullmatch(r"\([^()]*\)|\[[^\[\]]*\]|\\star|\\ast|\*|\+|-|\\circ|\\bullet|\\sharp|\\natural|\\flat|\\prime\\prime|"
+                    r"\\(?:text|mathrm|textrm|mathsf|operatorname|rm)\{[^{}]*\}", src):
         return "name"
+    if re.fullmatch(r"(?:\([^()]*\)|\[[^\[\]]*\])" + _T_MARK, src):
+        return "nameT"
+    if src in ("t", "{t}"):
+        return "iter"
     return "pow"
+
+
+def _split_cells(row: str) -> list[tuple[int, int]]:
+    """Cells of one matrix row: split at top-level ``&``."""
+    out: list[tuple[int, int]] = []
+    depth = 0
+    start = 0
+    i = 0
+    while i < len(row):
+        c = row[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth = max(0, depth - 1)
+        elif c == "&" and depth == 0:
+            out.append((start, i))
+            start = i + 1
+        i += 1
+    out.append((start, len(row)))
+    return out
 
 
 def _split_top(text: str, sep: str) -> list[str]:
@@ -779,7 +1068,8 @@ def _canon_size(s: str | None) -> str | None:
     if s is None:
         return None
     s = re.sub(r"\s+", "", s)
-    s = s.strip("{}")
+    while len(s) >= 2 and s[0] == "{" and s[-1] == "}" and _matching_brace(s, 0) == len(s) - 1:
+        s = s[1:-1]
     return s or None
 
 
@@ -834,6 +1124,8 @@ def _merge_declarations(stmts: list[ir.Chain]) -> list[ir.Chain]:
         if not ch.ops and len(ch.parts) == 1 and isinstance(ch.parts[0], (ir.Sym, ir.Indexed)):
             pending.append(ch.parts[0])
             continue
+        if pending and not ch.ops and len(ch.parts) == 1 and _is_dots(ch.parts[0]):
+            continue  # x_1, \dots, x_n \in \mathbb{R}^p
         if pending and ch.ops and ch.ops[0] == "\\in" and isinstance(ch.parts[0], (ir.Sym, ir.Indexed)):
             items = tuple(pending) + (ch.parts[0],)
             tup = ir.Tuple(items, span=_cover(items[0].span, items[-1].span))
@@ -847,9 +1139,19 @@ def _merge_declarations(stmts: list[ir.Chain]) -> list[ir.Chain]:
     return out
 
 
+def _is_dots(x: Expr) -> bool:
+    return isinstance(x, ir.Opaque) and not x.args and x.text in ("\\dots", "\\ldots", "\\cdots", "\\vdots", "\\ddots")
+
+
+_LONE_OPERATOR = re.compile(r"\s*(?:\\(?:odot|otimes|oplus|circ|cdot|times|star|ast|bullet|oslash|ominus|wedge|vee|nabla|partial|top|intercal|dagger)(?![A-Za-z])|[-+*:/|]|\\\||\(\s*\\star\s*\))\s*")
+
+
 def _parse_line(line: str, line_start: int, base: int, origin):
     sub = None if origin is None else (origin[0][line_start:], origin[1][line_start:])
     tr = _ToIR(line, base + line_start if origin is None else 0, sub)
+    if _LONE_OPERATOR.fullmatch(line):  # "where $\odot$ is the Hadamard product": a mention
+        a = len(line) - len(line.lstrip())
+        return [ir.Chain((ir.Opaque(line.strip(), span=tr._sp(a, len(line.rstrip()))),), span=tr._sp(a, len(line.rstrip())))], None, []
     try:
         tree = _parser().parse(line)
         chains = tr.transform(tree)

@@ -29,18 +29,20 @@ def sp():
 def parse_size(text: str) -> Any:
     """``n+1`` / ``2n`` / ``n_1`` / ``\\ell`` -> sympy expression; None when unreadable."""
     s = sp()
-    t = text.strip().strip("{}")
+    t = text.strip()
+    while len(t) >= 2 and t[0] == "{" and t[-1] == "}" and _balanced(t[1:-1]):
+        t = t[1:-1].strip()
     t = re.sub(r"\\(?:left|right|,|;|!)", "", t)
     t = t.replace("\\cdot", "*").replace("\\times", "*")
     names: dict[str, Any] = {}
 
     def name(m: re.Match) -> str:
-        raw = m.group(0)
         key = f"s{len(names)}"
-        names[key] = s.Symbol(raw.replace(" ", ""), integer=True, positive=True)
+        names[key] = s.Symbol(canonical_size_name(m.group(0)), integer=True, positive=True)
         return f" {key} "
 
-    t = re.sub(r"\\[A-Za-z]+|[A-Za-z](?:_\{[^{}]*\}|_[A-Za-z0-9])?", name, t)
+    # a name with an optional subscript, one brace level deep: n, n_l, n_{l-1}, d_{\text{out}}, \ell_1
+    t = re.sub(r"(?:\\[A-Za-z]+|[A-Za-z])(?:\s*_\s*(?:\{(?:[^{}]|\{[^{}]*\})*\}|\\[A-Za-z]+|[A-Za-z0-9]))?", name, t)
     t = re.sub(r"(\d)\s+(s\d)", r"\1*\2", t)
     t = re.sub(r"(s\d+)\s+(s\d)", r"\1*\2", t)
     t = re.sub(r"(\))\s*(\(|s\d|\d)", r"\1*\2", t)
@@ -52,6 +54,22 @@ def parse_size(text: str) -> Any:
         return s.sympify(t, locals=names)
     except Exception:  # noqa: BLE001 - any sympify failure means "not a size"
         return None
+
+
+def _balanced(t: str) -> bool:
+    depth = 0
+    for c in t:
+        depth += c == "{"
+        depth -= c == "}"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def canonical_size_name(raw: str) -> str:
+    """One spelling per size symbol: ``n_{l}`` and ``n_l`` are the same size, spaces do not count."""
+    raw = re.sub(r"\s+", "", raw)
+    return re.sub(r"_\{([A-Za-z0-9])\}$", r"_\1", raw)
 
 
 def one():

@@ -70,9 +70,36 @@ def _name(text: str, i: int) -> tuple[str, int] | None:
     return (m.group(0), m.end()) if m else None
 
 
-def collect_macros(text: str) -> dict[str, Macro]:
-    """Every macro definition in the text, in order (later definitions win)."""
+_FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
+# `"\\R": "\\mathbb{R}"` (YAML double quotes escape backslashes), `'\R': '\mathbb{R}'`, `\R: \mathbb{R}`
+_FRONT_MACRO = re.compile(r"""^[ \t]*(?:-[ \t]*)?(?P<q>["']?)(?P<name>\\{1,2}[A-Za-z@]+)(?P=q)[ \t]*:[ \t]*(?P<q2>["']?)(?P<body>.*?)(?P=q2)[ \t]*,?[ \t]*$""", re.M)
+
+
+def front_matter_macros(text: str) -> dict[str, Macro]:
+    """KaTeX/MathJax macros declared in a Markdown document's YAML front matter
+    (``katex: macros: {"\\\\R": "\\\\mathbb{R}"}``, Quarto/Hugo/Jekyll style)."""
+    m = _FRONT.match(text)
     out: dict[str, Macro] = {}
+    if not m or "macros" not in m.group(1):
+        return out
+    block_start = m.start(1)
+    for mm in _FRONT_MACRO.finditer(m.group(1)):
+        name, body = mm.group("name"), mm.group("body")
+        if mm.group("q") == '"' or name.startswith("\\\\"):
+            name = name.replace("\\\\", "\\")
+        if mm.group("q2") == '"':
+            body = body.replace("\\\\", "\\")
+        if not body or not name.startswith("\\"):
+            continue
+        nargs = max((int(d) for d in re.findall(r"#(\d)", body)), default=0)
+        out[name] = Macro(name, nargs, None, body, (block_start + mm.start(), block_start + mm.end()))
+    return out
+
+
+def collect_macros(text: str) -> dict[str, Macro]:
+    """Every macro definition in the text, in order (later definitions win). Markdown front
+    matter macros come first, so definitions in the body override them."""
+    out: dict[str, Macro] = front_matter_macros(text) if text.startswith(("---", "\ufeff---")) else {}
     for m in _DEF_START.finditer(text):
         kind = m.group(0).strip()
         try:
@@ -230,10 +257,28 @@ def _expand(text, starts, ends, macros, depth, used):
 
 
 def _is_single_token(s: str) -> bool:
+    """Bodies that need no braces around them: one token, one group, a command with its
+    braced arguments (``\\mathbf{X}``, ``\\operatorname{tr}``, ``\\operatorname*{arg\\,min}``), or
+    a postfix (``^\\top``, ``^{-1}``), which braces would detach from its base."""
     s = s.strip()
-    return bool(re.fullmatch(r"\\[A-Za-z@]+|.|\{.*\}", s, re.S)) and not (
+    if s[:1] in ("^", "_", "'"):
+        return True
+    if re.fullmatch(r"\\[A-Za-z@]+|.|\{.*\}", s, re.S) and not (
         s.startswith("{") and _group(s, 0) is not None and _group(s, 0)[1] != len(s)
-    )
+    ):
+        return True
+    m = re.match(r"\\[A-Za-z@]+\*?", s)
+    if not m:
+        return False
+    i = m.end()
+    while i < len(s):
+        g = _group(s, i)
+        if g is None:
+            return False
+        i = g[1]
+        while i < len(s) and s[i] in " \t\r\n":
+            i += 1
+    return True
 
 
 def _definition_end(text: str, i: int, d: re.Match) -> int | None:
