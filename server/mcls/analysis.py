@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import ir
 from .document.macros import Macro, collect_macros, expand
@@ -152,7 +152,7 @@ def analyze(text: str, language: str, path: str | None = None) -> DocumentAnalys
                 scope.declare(Decl(name, shape.rows, shape.cols, _first_span(ra, name), "", kind="defined"))
                 decl_fp = _scope_fp(scope)
         for p in ra.problems:
-            problems.append(Problem(p.code, p.message, _shift(p.span, r.start), p.severity, p.related))
+            problems.append(replace(p, span=_shift(p.span, r.start)))
     for old, new in scope.redeclared:
         problems.append(Problem("shape/redeclared", f"{new.name} was declared as {_shape_text(old)} before; this declares it as {_shape_text(new)}",
                                 new.span, Severity.WARNING, (Related(old.span, f"first declaration of {old.name}", old.path),)))

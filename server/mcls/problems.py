@@ -30,3 +30,4 @@ class Problem:
     span: Span  # document offsets [start, end)
     severity: Severity = Severity.ERROR
     related: tuple[Related, ...] = field(default=())
+    fix: str | None = None  # replacement text for `span` that makes it right (claim/false)

@@ -131,3 +131,53 @@ async def test_markdown_hover_and_derivation(client: LanguageClient):
     new = apply(MD, resolved.edit.document_changes[0].edits)
     assert new.startswith(MD) and "$$\n\\begin{aligned}" in new
     assert [p for p in analyze(new, "markdown").problems if p.severity == Severity.ERROR] == []
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(server_command=[sys.executable, "-m", "mcls", "serve"], client_factory=make_client)
+)
+async def plain_client(lsp_client: LanguageClient):
+    """A client without codeAction/resolve (eglot 1.9-like) and with settings."""
+    caps = client_capabilities("visual-studio-code")
+    caps.text_document.code_action.resolve_support = None
+    lsp_client.set_configuration({"mcls": {"inlayHints": {"shapes": True}, "hover": {"format": "unicode"}}})
+    await lsp_client.initialize_session(types.InitializeParams(capabilities=caps))
+    yield
+    await asyncio.wait_for(lsp_client.shutdown_session(), TIMEOUT)
+
+
+async def test_clients_without_resolve_get_edits_and_settings_apply(plain_client: LanguageClient):
+    client = plain_client
+    uri = "file:///tmp/e2e-plain.tex"
+    open_doc(client, uri, TEX, "latex")
+    await published(client, uri, 1)
+    here = types.Range(start=pos(TEX, "A X^\\top$"), end=pos(TEX, "A X^\\top$"))
+    actions = await asyncio.wait_for(
+        client.text_document_code_action_async(
+            types.CodeActionParams(text_document=types.TextDocumentIdentifier(uri=uri), range=here,
+                                   context=types.CodeActionContext(diagnostics=[]))
+        ),
+        TIMEOUT,
+    )
+    fixes = [a for a in actions if a.kind == types.CodeActionKind.QuickFix]
+    assert fixes and all(a.edit is not None for a in fixes)
+    new = apply(TEX, fixes[0].edit.document_changes[0].edits)
+    assert [p for p in analyze(new, "latex").problems if p.severity == Severity.ERROR] == []
+    hints = await asyncio.wait_for(
+        client.text_document_inlay_hint_async(
+            types.InlayHintParams(text_document=types.TextDocumentIdentifier(uri=uri),
+                                  range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=9, character=0)))
+        ),
+        TIMEOUT,
+    )
+    assert [h.label for h in hints] == [": scalar"]  # f = tr(A X Xᵀ) in \[…\]
+    actions = await asyncio.wait_for(
+        client.text_document_code_action_async(
+            types.CodeActionParams(text_document=types.TextDocumentIdentifier(uri=uri),
+                                   range=types.Range(start=pos(TEX, "M = A"), end=pos(TEX, "M = A")),
+                                   context=types.CodeActionContext(diagnostics=[]))
+        ),
+        TIMEOUT,
+    )
+    derivation = next(a for a in actions if a.title.startswith("Insert derivation"))
+    assert derivation.edit is not None, "resolved eagerly for this client"

@@ -58,6 +58,7 @@ def actions_at(doc: DocumentAnalysis, start: int, end: int) -> list[Action]:
                 out.append(Action(f"Insert gradient ∂{fname}/∂{vname}", "refactor.insert", {**base, "what": "gradient"}))
             else:
                 out.append(Action(f"Insert derivation of ∂{fname}/∂{vname}ᵢⱼ", "refactor.insert", {**base, "what": "derivation"}))
+                out.append(Action(f"Insert Jacobian ∂vec {fname}/∂(vec {vname})ᵀ", "refactor.insert", {**base, "what": "jacobian"}))
             out.append(Action(f"Insert differential d{fname} (w.r.t. {vname})", "refactor.insert", {**base, "what": "differential"}))
             out.append(Action(f"Insert NumPy code for ∂{fname}/∂{vname}", "refactor.insert", {**base, "what": "numpy"}))
     return out
@@ -87,11 +88,31 @@ def resolve(doc: DocumentAnalysis, data: dict) -> tuple[Edit, ...]:
         rows = [(lhs, rhs)]
     elif what == "differential":
         rows = derive.steps(dv, style)[:2]
+    elif what == "jacobian":
+        rows = _jacobian_rows(doc, dv, style)
     elif what == "numpy":
         return (_insert_after(doc, ra, _numpy_block(doc, dv)),)
     else:
         raise derive.DeriveError(f"unknown action {what!r}")
     return (_insert_after(doc, ra, _math_block(doc, ra, rows)),)
+
+
+def _jacobian_rows(doc: DocumentAnalysis, dv: derive.Derivation, style) -> list[tuple[str, str]]:
+    """d vec F = J d vec X, verified before it is inserted."""
+    from .. import calculus, verify
+    from ..render.latex import to_latex
+
+    st = calculus.shapes_for(dv.f, doc.scope)
+    try:
+        J = calculus.jacobian(dv.f, dv.wrt, st)
+    except calculus.NotDifferentiable as e:
+        raise derive.DeriveError(f"no Jacobian in Kronecker form: {e}") from e
+    v = verify.verify_jacobian(dv.f, dv.wrt, J, doc.scope, shapes=st)
+    if not v.ok:
+        raise derive.DeriveError("mcls could not verify this Jacobian numerically, so it inserts nothing")
+    vec = style.command("vec") if style is not None and hasattr(style, "command") else "\\operatorname{vec}"
+    name, wrt = to_latex(dv.name, style), to_latex(dv.wrt, style)
+    return [(f"\\frac{{\\partial {vec} {name}}}{{\\partial ({vec} {wrt})^\\top}}", to_latex(J, style))]
 
 
 def _region(doc: DocumentAnalysis, outer_start: int) -> RegionAnalysis | None:
@@ -141,6 +162,6 @@ def _insert_after(doc: DocumentAnalysis, ra: RegionAnalysis, lines: list[str]) -
     indent = _indent(doc, ra.region.outer_start)
     sep = nl if doc.language == "latex" else nl + nl
     block = nl.join(indent + ln if ln else ln for ln in lines)
-    if eol >= len(text):
-        return Edit((eol, eol), sep + block + nl)
+    if not text[eol:].strip():  # at the end of the document: no trailing blank line
+        return Edit((eol, eol), sep + block + ("" if text[eol:] else nl))
     return Edit((eol, eol), sep + block + ("" if doc.language == "latex" else nl))

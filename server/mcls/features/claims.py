@@ -30,7 +30,7 @@ def check_claims(statements: tuple[ir.Chain, ...], scope: Scope, definitions: di
                 if len(_CACHE) > 2048:
                     _CACHE.popitem(last=False)
             # spans are those of this occurrence
-            out.extend(Problem(p.code, p.message, rhs.span or p.span, p.severity, p.related) for p in hit)
+            out.extend(Problem(p.code, p.message, rhs.span or p.span, p.severity, p.related, p.fix) for p in hit)
     return out
 
 
@@ -75,4 +75,4 @@ def _check(d: ir.Derivative, claimed: ir.Expr, scope: Scope, definitions: dict[s
         return []
     right = to_latex(dv.result)
     return [Problem("claim/false", f"this derivative is not right: mcls computes {right} (verified numerically; the stated one differs, relative error {v.max_rel_error:.2g})",
-                    claimed.span or (0, 0), Severity.WARNING)]
+                    claimed.span or (0, 0), Severity.WARNING, fix=right)]

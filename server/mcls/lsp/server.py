@@ -123,7 +123,7 @@ class MclsServer(LanguageServer):
             await asyncio.sleep(DEBOUNCE_SECONDS)
             snap = self.snapshot(uri)
             problems: list[Problem] = []
-            if snap.language is not None:
+            if snap.language is not None and config(self, "diagnostics.enable", True) is not False:
                 problems = await self.analyse(_check, snap.text, snap.language, snap.path)
             if self.workspace.get_text_document(uri).version != snap.version:
                 return  # superseded: the newer edit scheduled its own run
@@ -152,11 +152,74 @@ def _hover(text: str, language: str, offset: int, options: Any = None, path: str
     return analysis.hover(text, language, offset, options, path)
 
 
-def _actions(text: str, language: str, start: int, end: int, path: str | None) -> Any:
-    from mcls.analysis import analyze_cached
-    from mcls.features.actions import actions_at
+def _actions(text: str, language: str, start: int, end: int, path: str | None, eager: bool = False) -> Any:
+    """Quick fixes (with their edits) and insert actions (resolved lazily, or here
+    for clients without codeAction/resolve support for edits)."""
+    from dataclasses import replace
 
-    return actions_at(analyze_cached(text, language, path), start, end)
+    from mcls.analysis import analyze_cached
+    from mcls.features.actions import actions_at, resolve
+    from mcls.features.quickfix import quick_fixes
+
+    doc = analyze_cached(text, language, path)
+    out = list(quick_fixes(doc, start, end))
+    for a in actions_at(doc, start, end):
+        if eager:
+            try:
+                a = replace(a, edits=resolve(doc, a.data))
+            except Exception:  # noqa: BLE001 - not derivable: not offered
+                continue
+        out.append(a)
+    return out
+
+
+def _inlay(text: str, language: str, start: int, end: int, path: str | None) -> Any:
+    from mcls.analysis import analyze_cached
+    from mcls.features.inlay import shape_hints
+
+    return shape_hints(analyze_cached(text, language, path), start, end)
+
+
+def _workspace_edit(snap: Snapshot, edits: Any) -> types.WorkspaceEdit:
+    text_edits = [types.TextEdit(range=snap.positions.range(e.span), new_text=e.new_text) for e in edits]
+    return types.WorkspaceEdit(
+        document_changes=[
+            types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=snap.uri, version=snap.version),
+                edits=text_edits,
+            )
+        ]
+    )
+
+
+def _client_resolves_edits(ls: LanguageServer) -> bool:
+    caps = ls.client_capabilities.text_document
+    ca = caps.code_action if caps else None
+    support = getattr(ca, "resolve_support", None) if ca else None
+    return bool(support and "edit" in (support.properties or []))
+
+
+def config(ls: LanguageServer, key: str, default: Any = None) -> Any:
+    """A setting from workspace/configuration (section `mcls`), dotted key."""
+    cur: Any = getattr(ls, "_config", None) or {}
+    for part in key.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return default
+        cur = cur[part]
+    return cur
+
+
+async def refresh_config(ls: Any) -> None:
+    caps = ls.client_capabilities.workspace
+    if not (caps and caps.configuration):
+        return
+    try:
+        res = await asyncio.wait_for(
+            ls.workspace_configuration_async(types.ConfigurationParams(items=[types.ConfigurationItem(section="mcls")])), 5
+        )
+        ls._config = res[0] if res and isinstance(res[0], dict) else {}
+    except Exception:  # noqa: BLE001 - settings are optional
+        log.info("workspace/configuration failed", exc_info=True)
 
 
 def _resolve_action(text: str, language: str, data: dict, path: str | None) -> Any:
@@ -172,10 +235,10 @@ def hover_options(ls: LanguageServer) -> Any:
 
     init = getattr(ls, "_init_options", None) or {}
     info = getattr(ls, "_client_name", "") or ""
-    fmt = str(init.get("hoverFormat") or getattr(ls, "_hover_format", None) or "auto")
+    fmt = str(config(ls, "hover.format") or init.get("hoverFormat") or "auto")
     images = bool(init.get("clientRendersImages")) or any(k in info.lower() for k in ("visual studio code", "code-server", "vscodium", "cursor"))
     markdown = _hover_kind(ls) == types.MarkupKind.Markdown
-    return HoverOptions(format=fmt, images=images and markdown, markdown=markdown, wrt=init.get("wrt") or getattr(ls, "_wrt", None))
+    return HoverOptions(format=fmt, images=images and markdown, markdown=markdown, wrt=config(ls, "wrt") or init.get("wrt") or None)
 
 
 def _warm_up() -> None:
@@ -197,8 +260,39 @@ def build_server() -> MclsServer:
         ls._client_name = params.client_info.name if params.client_info else ""
 
     @server.feature(types.INITIALIZED)
-    def initialized(ls: MclsServer, params: types.InitializedParams) -> None:
+    async def initialized(ls: MclsServer, params: types.InitializedParams) -> None:
         ls._pool.submit(_warm_up)
+        await refresh_config(ls)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: MclsServer, params: types.DidChangeConfigurationParams) -> None:
+        settings = params.settings.get("mcls") if isinstance(params.settings, dict) else None
+        if isinstance(settings, dict):
+            ls._config = settings
+        else:
+            await refresh_config(ls)
+        for uri in list(ls._snapshots):
+            _guard(ls.schedule_diagnostics, uri)
+
+    @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
+    async def inlay_hint(ls: MclsServer, params: types.InlayHintParams) -> list[types.InlayHint] | None:
+        try:
+            if not config(ls, "inlayHints.shapes", False):
+                return []
+            snap = ls.snapshot(params.text_document.uri)
+            if snap.language is None:
+                return []
+            start, end = snap.positions.offset(params.range.start), snap.positions.offset(params.range.end)
+            hints = await ls.analyse(_inlay, snap.text, snap.language, start, end, snap.path)
+            return [
+                types.InlayHint(position=snap.positions.position(h.offset), label=h.label, kind=types.InlayHintKind.Type, padding_left=True)
+                for h in hints
+            ]
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("inlayHint failed for %s", params.text_document.uri)
+            return []
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     async def did_open(ls: MclsServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -258,11 +352,18 @@ def build_server() -> MclsServer:
                 return None
             start = snap.positions.offset(params.range.start)
             end = snap.positions.offset(params.range.end)
-            actions = await ls.analyse(_actions, snap.text, snap.language, start, end, snap.path)
+            eager = not _client_resolves_edits(ls)
+            actions = await ls.analyse(_actions, snap.text, snap.language, start, end, snap.path, eager)
             out = []
             for a in actions:
-                data = {**a.data, "uri": snap.uri, "version": snap.version}
-                out.append(types.CodeAction(title=a.title, kind=a.kind, data=data))
+                ca = types.CodeAction(title=a.title, kind=a.kind)
+                if a.edits is not None:
+                    ca.edit = _workspace_edit(snap, a.edits)
+                    if a.kind == "quickfix":
+                        ca.diagnostics = [d for d in params.context.diagnostics if d.code == a.data.get("diagnostic")] or None
+                else:
+                    ca.data = {**a.data, "uri": snap.uri, "version": snap.version}
+                out.append(ca)
             return out
         except asyncio.CancelledError:
             raise
@@ -281,15 +382,7 @@ def build_server() -> MclsServer:
             if snap.language is None or (data.get("version") is not None and data.get("version") != snap.version):
                 return action  # stale: the client lists actions again
             edits = await ls.analyse(_resolve_action, snap.text, snap.language, data, snap.path)
-            text_edits = [types.TextEdit(range=snap.positions.range(e.span), new_text=e.new_text) for e in edits]
-            action.edit = types.WorkspaceEdit(
-                document_changes=[
-                    types.TextDocumentEdit(
-                        text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=snap.version),
-                        edits=text_edits,
-                    )
-                ]
-            )
+            action.edit = _workspace_edit(snap, edits)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # DeriveError: say why nothing is inserted
@@ -340,3 +433,24 @@ def serve(tcp: tuple[str, int] | None = None, log_level: str = "WARNING") -> Non
         server.start_io()
     else:
         server.start_tcp(*tcp)
+    _leave(server)
+
+
+def _leave(server: MclsServer) -> None:
+    """End the process once the session is over (``exit``, or the client went away).
+
+    A plain return would let the interpreter join the analysis worker thread
+    (concurrent.futures joins its threads at exit), so an analysis still running
+    on a hostile document kept the process alive long after ``exit``. pygls also
+    swallows the exit code; LSP's is 0 after a shutdown request, 1 otherwise.
+    """
+    import os
+
+    code = 0 if getattr(server.protocol, "_shutdown", False) else 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # pygls closed stdout on exit
+    os._exit(code)
