@@ -24,6 +24,7 @@ class HoverOptions:
     images: bool = False  # the client renders Markdown images (VS Code)
     markdown: bool = True  # the client renders Markdown at all
     wrt: str | None = None  # pinned variable (setting mcls.wrt)
+    budget_s: float = 1.0  # setting mcls.timeoutMs: derivatives not started by then are skipped
 
 
 def hover(doc: DocumentAnalysis, offset: int, options: HoverOptions = HoverOptions()) -> HoverResult | None:
@@ -55,7 +56,13 @@ def hover(doc: DocumentAnalysis, offset: int, options: HoverOptions = HoverOptio
     lines_md.append(f"**{_md_escape(head_uni)}** : {shape_txt}")
     lines_txt.append(f"{head_uni} : {shape_txt}")
 
-    results = derivations_for(doc, stmt, target, options)
+    import time
+
+    deadline = time.monotonic() + options.budget_s
+    results = derivations_for(doc, stmt, target, options, deadline=deadline)
+    if time.monotonic() > deadline:
+        lines_md.append(f"_mcls stopped after its {options.budget_s:g} s budget; what it computed is shown_")
+        lines_txt.append(f"(stopped after the {options.budget_s:g} s budget)")
     if results:
         for dv in results:
             md, txt = render_derivation(dv, options, doc)
@@ -88,7 +95,8 @@ def _md_escape(s: str) -> str:
     return s.replace("*", "\\*").replace("_", "\\_")
 
 
-def derivations_for(doc: DocumentAnalysis, stmt: ir.Chain, target: ir.Expr, options: HoverOptions, limit: int = 2):
+def derivations_for(doc: DocumentAnalysis, stmt: ir.Chain, target: ir.Expr, options: HoverOptions, limit: int = 2,
+                    deadline: float | None = None):
     """Derivatives to show: of the statement (`M = …`) or the hovered sub-expression."""
     from . import derive
 
@@ -104,7 +112,11 @@ def derivations_for(doc: DocumentAnalysis, stmt: ir.Chain, target: ir.Expr, opti
     _, f = derive.split_statement(subject)
     prefs = derive.preferred_variables(doc.text, _all_statements(doc), options.wrt)
     out = []
+    import time
+
     for name in derive.candidate_variables(f, doc.scope, prefs)[:limit]:
+        if deadline is not None and time.monotonic() > deadline:
+            break
         try:
             out.append(derive.derive(subject, name, doc.scope))
         except derive.DeriveError:

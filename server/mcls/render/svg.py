@@ -22,7 +22,7 @@ def svg_data_uri(latex: str, color: str | None = None, size: float = 16.0) -> st
     try:
         import ziamath
 
-        svg = ziamath.Latex(_for_ziamath(latex), size=size, color=color or "#1b1b1b").svg()
+        svg = ziamath.Latex(_for_ziamath(latex), size=size, color=color or "#1b1b1b", margin=6).svg()  # margin: VS Code clipped the last subscript
     except Exception:  # noqa: BLE001 - a hover falls back to Unicode, never fails
         log.debug("ziamath could not render %r", latex, exc_info=True)
         return None
