@@ -661,7 +661,8 @@ class _ToIR(Transformer):
             return ir.Sym(s, span=span)
         if name in ("one", "ones"):
             return ir.Ones(None, span=span)
-        self.unknown.append((s, span))
+        if all(u[0] != s for u in self.unknown):  # one report per command per line
+            self.unknown.append((s, span))
         return ir.Opaque(s, span=span)
 
     def field(self, meta, children):

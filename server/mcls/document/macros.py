@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 MAX_DEPTH = 16
 MAX_EXPANSION = 200_000  # characters; beyond this we stop expanding (hostile input)
+MAX_USES = 2_000  # macro uses per region: `\def\a{\a\a}` doubles at every level
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,7 @@ def _expand(text, starts, ends, macros, depth, used):
                 i = end
                 continue
         mac = macros.get(cs)
-        if mac is None or depth >= MAX_DEPTH or len(out_t) > MAX_EXPANSION:
+        if mac is None or depth >= MAX_DEPTH or len(out_t) > MAX_EXPANSION or len(used) >= MAX_USES:
             out_t.append(cs); out_s.extend(starts[i : m.end()]); out_e.extend(ends[i : m.end()])
             i = m.end()
             continue

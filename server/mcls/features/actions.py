@@ -38,7 +38,7 @@ def actions_at(doc: DocumentAnalysis, start: int, end: int) -> list[Action]:
     ra = doc.region_at(start) or doc.region_at(end)
     if ra is None:
         return out
-    prefs = derive.preferred_variables(doc.text, (s for r in doc.regions for s in r.statements), None)
+    prefs = derive.preferred_for(doc, None)
     for k, st in enumerate(ra.statements):
         name, f = derive.split_statement(st)
         if isinstance(f, (ir.Derivative, ir.Space)) or (st.ops and st.ops[0] == "\\in"):

@@ -248,6 +248,14 @@ def verified_text(v: Verified) -> str:
     return f"⚠ could not verify numerically{why}"
 
 
+def preferred_for(doc, pinned: str | None) -> list[str]:
+    """``preferred_variables`` of a DocumentAnalysis, computed once per analysis (hover speed)."""
+    cache = doc.__dict__.setdefault("_preferred", {})
+    if pinned not in cache:
+        cache[pinned] = preferred_variables(doc.text, (s for r in doc.regions for s in r.statements), pinned)
+    return cache[pinned]
+
+
 def preferred_variables(doc_text: str, all_statements, pinned: str | None) -> list[str]:
     """Names the document treats as variables: a pin (`% mcls: wrt X` or setting),
     then every `\\frac{\\partial}{\\partial X}`/`\\nabla_X` target, then "with respect to $X$"."""

@@ -110,7 +110,7 @@ def derivations_for(doc: DocumentAnalysis, stmt: ir.Chain, target: ir.Expr, opti
     else:
         subject = target
     _, f = derive.split_statement(subject)
-    prefs = derive.preferred_variables(doc.text, _all_statements(doc), options.wrt)
+    prefs = derive.preferred_for(doc, options.wrt)
     out = []
     import time
 
