@@ -45,6 +45,9 @@ REL_NAMES = {
 }
 
 
+MAX_REGION = 20_000  # characters; real formulas are far shorter
+
+
 @dataclass(frozen=True)
 class ParseIssue:
     span: tuple[int, int]
@@ -1084,6 +1087,10 @@ def parse_math(text: str, base: int = 0, origin: tuple[list[int], list[int]] | N
     of a macro expansion, ``origin[k]`` gives the document offset of ``text[k]``
     instead. Never raises.
     """
+    if len(text) > MAX_REGION:  # hostile or generated input: answering fast matters more
+        end = min(len(text), 1)
+        span = (base, base + end) if origin is None else (origin[0][0], origin[1][0])
+        return ParsedMath(ir.Math(()), (ParseIssue(span, f"this math region is too long for mcls to read ({len(text)} characters)"),), ())
     clean = sanitize(text)
     statements: list[ir.Chain] = []
     issues: list[ParseIssue] = []
