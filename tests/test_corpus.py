@@ -8,9 +8,10 @@
   error, and transposing one operand of a random non-square product produces exactly one
   error, at that product.
 
-Multi-file papers: ``\\input`` resolution is not implemented yet, so each file of
-``real/paper/`` is checked on its own with ``macros.sty`` prepended (as the preamble would
-load it).
+Multi-file papers: each file of ``real/paper/`` is checked with the context of its project
+(``mcls.document.project``): ``sections/method.tex`` gets the macros of ``macros.sty`` (loaded
+by ``\\usepackage{macros}`` in ``main.tex``) and the declarations ``main.tex`` makes before
+``\\input{sections/method}``; ``main.tex`` gets ``macros.sty`` and what its section declares.
 
 Run ``python tests/test_corpus.py`` for a per-document report (regions, parse issues,
 unshaped statements and errors).
@@ -28,13 +29,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcls import ir
-from mcls.analysis import DocumentAnalysis, analyze
+from mcls.analysis import DocumentAnalysis
+from mcls.analysis import analyze as _analyze
+from mcls.document.project import Project
 from mcls.problems import Severity
 from mcls.shapes import is_known
 
 CORPUS = Path(__file__).parent / "corpus"
 REAL = CORPUS / "real"
-PAPER_MACROS = REAL / "paper" / "macros.sty"
+PAPER = REAL / "paper"
+_PAPER_PROJECT = Project([str(PAPER)])
 
 
 # ------------------------------------------------------------------ loading
@@ -45,11 +49,17 @@ def language_of(path: Path) -> str:
 
 
 def document_text(path: Path) -> str:
-    """The text as mcls should see it (paper files get the macros file prepended)."""
-    text = path.read_text(encoding="utf-8")
-    if path.parent.name in ("paper", "sections") and path.suffix == ".tex":
-        return PAPER_MACROS.read_text(encoding="utf-8") + "\n" + text
-    return text
+    return path.read_text(encoding="utf-8")
+
+
+def analyze(text: str, language: str, path: str | None = None) -> DocumentAnalysis:
+    """The analysis; files of the multi-file paper get their project context (the other
+    files as on disk, this one as ``text``)."""
+    context = None
+    if path is not None and Path(path).is_relative_to(PAPER) and path.endswith(".tex"):
+        context = _PAPER_PROJECT.context_for(path, text)
+        assert context is not None, f"{path}: no project context"
+    return _analyze(text, language, path, context)
 
 
 def real_documents() -> list[Path]:

@@ -327,3 +327,48 @@ def test_pathological_inputs_stay_linear():
         t0 = time.perf_counter()
         find_regions(doc, lang)
         assert time.perf_counter() - t0 < 3.0, doc[:20]
+
+
+def test_markdown_bare_environments_at_line_start():
+    """Jupyter notebooks write display environments without $$ (MathJax typesets them)."""
+    doc = "Text\n\\begin{align}\na &= b \\\\\nc &= d\n\\end{align}\nmore $x$"
+    assert md(doc) == "Text\n\\begin{align}⟦\na &= b \\\\\nc &= d\n⟧\\end{align}\nmore $⟦x⟧$"
+    r = find_regions(doc, "markdown")[0]
+    assert (r.kind, r.env, r.display, r.closed) == ("env", "align", True, True)
+    assert doc[r.outer_start : r.outer_end].startswith("\\begin{align}")
+    assert doc[r.outer_start : r.outer_end].endswith("\\end{align}")
+    for env in ["equation", "equation*", "align*", "gather", "gather*", "multline*"]:
+        assert md(f"  \\begin{{{env}}} x \\end{{{env}}}\n") == f"  \\begin{{{env}}}⟦ x ⟧\\end{{{env}}}\n"
+    assert md("\\begin{alignat}{2} a&=b \\end{alignat}") == "\\begin{alignat}{2}⟦ a&=b ⟧\\end{alignat}"
+
+
+def test_markdown_bare_environments_elsewhere_are_text():
+    assert md("inline \\begin{align} x \\end{align}") == "inline \\begin{align} x \\end{align}"
+    assert md("`\\begin{align} x \\end{align}`") == "`\\begin{align} x \\end{align}`"
+    assert md("```\n\\begin{align} x \\end{align}\n```") == "```\n\\begin{align} x \\end{align}\n```"
+    assert md("para\n\n    \\begin{align} x \\end{align}\n") == "para\n\n    \\begin{align} x \\end{align}\n"
+    assert md("\\\\begin{align} x \\end{align}") == "\\\\begin{align} x \\end{align}"  # escaped
+    assert md("\\begin{itemize} x \\end{itemize}") == "\\begin{itemize} x \\end{itemize}"
+    # no \end: literal text, not a region swallowing the rest
+    assert md("\\begin{align} x\n\nthen $y$") == "\\begin{align} x\n\nthen $⟦y⟧$"
+    # inside $$ it is the content of the $$ region
+    assert md("$$\\begin{align} x \\end{align}$$") == "$$⟦\\begin{align} x \\end{align}⟧$$"
+
+
+def test_markdown_unclosed_bare_environments_stay_linear():
+    doc = "\\begin{align} x\n" * 40000
+    t = time.perf_counter()
+    assert find_regions(doc, "markdown") == []
+    assert time.perf_counter() - t < 2.0
+
+
+def test_markdown_dollar_space_macro_definitions():
+    """`$ \\def\\p{\\partial} $`: pandoc's "no space after $" rule is relaxed for definitions."""
+    assert md("$ \\def\\p{\\partial} $ and $\\p x$") == "$⟦ \\def\\p{\\partial} ⟧$ and $⟦\\p x⟧$"
+    assert md("$ \\newcommand{\\R}{\\mathbb{R}}$ ok") == "$⟦ \\newcommand{\\R}{\\mathbb{R}}⟧$ ok"
+    assert md("$\n\\renewcommand{\\x}{y}\n$") == "$⟦\n\\renewcommand{\\x}{y}\n⟧$"
+    assert md("$ \\DeclareMathOperator{\\tr}{tr} $") == "$⟦ \\DeclareMathOperator{\\tr}{tr} ⟧$"
+    # everything else keeps pandoc's rules
+    assert md("costs $ 5 and $ 6") == "costs $ 5 and $ 6"
+    assert md("$ x$") == "$ x$"
+    assert md("$ \\define x $") == "$ \\define x $"

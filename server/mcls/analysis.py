@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from . import ir
 from .document.macros import Macro, collect_macros, expand
@@ -44,6 +45,7 @@ class DocumentAnalysis:
     scope: Scope
     macros: dict[str, Macro]
     problems: list[Problem]
+    context: Any = None  # the document.project.ProjectContext it was analysed with
 
     def region_at(self, offset: int) -> RegionAnalysis | None:
         lo, hi = 0, len(self.regions) - 1
@@ -113,21 +115,22 @@ def _abs_decl(d: Decl, by: int, path: str | None) -> Decl:
     return Decl(d.name, d.rows, d.cols, _shift(d.span, by), d.shape_text, d.kind, d.assumptions, path)
 
 
-def analyze(text: str, language: str, path: str | None = None) -> DocumentAnalysis:
-    regions = find_regions(text, language)
-    macros = collect_macros(text) if ("\\def" in text or "command" in text or "\\Declare" in text or "\\let" in text) else {}
-    mfp = _macros_fp(macros)
-    parsed = [_parse_region(r, macros, mfp) for r in regions]
+def _has_macros(text: str) -> bool:
+    return ("\\def" in text or "command" in text or "\\Declare" in text or "\\let" in text
+            or text.startswith(("---", "\ufeff---")))  # KaTeX/MathJax macros in front matter
 
-    # Pass 1: declarations anywhere in the document (papers declare after use too).
-    scope = Scope()
+
+def _declare_all(scope: Scope, text: str, regions: list[Region], parsed: list[ParsedMath], path: str | None, base: int = 0) -> None:
+    """Pass 1: declarations anywhere in the text (papers declare after use too), prose
+    declarations, size equalities and assumptions. ``path`` None: this document; spans are
+    shifted by ``base`` (the text is a piece of a file starting there)."""
     for r, pm in zip(regions, parsed):
         for st in pm.math.statements:
             for d in declarations_in(st):
-                scope.declare(_abs_decl(d, r.start, None))  # path None: this document
+                _declare(scope, _abs_decl(d, r.start + base, path))
     pdecls, passump = prose_declarations(text, regions, parsed)
     for d in pdecls:
-        scope.declare(_abs_decl(d, 0, None))
+        _declare(scope, _abs_decl(d, base, path))
     for name, kinds in passump.items():
         scope.assumptions.setdefault(name, set()).update(kinds)
     for pm in parsed:
@@ -135,11 +138,56 @@ def analyze(text: str, language: str, path: str | None = None) -> DocumentAnalys
             size_equalities(st, scope)
             assumption_statements(st, scope)
 
+
+def _declare(scope: Scope, d: Decl) -> None:
+    old = scope.decls.get(d.name)
+    if old is not None and old.path != d.path and d.path is None and old.kind != "defined" \
+            and old.rows == d.rows and old.cols == d.cols:
+        scope.decls[d.name] = d  # this document restates another file's declaration: point here
+        return
+    scope.declare(d)
+
+
+def declarations_into(scope: Scope, text: str, language: str, macros: dict[str, Macro], path: str, base: int = 0) -> None:
+    """Pass 1 over (a piece of) another file of a project: its declarations go into ``scope``
+    tagged with ``path`` (see ``document.project``)."""
+    regions = find_regions(text, language)
+    mfp = _macros_fp(macros)
+    _declare_all(scope, text, regions, [_parse_region(r, macros, mfp) for r in regions], path, base)
+
+
+def _seed_scope(context) -> Scope:
+    """A fresh scope holding what the other files of the project declared."""
+    if context is None or getattr(context, "scope", None) is None:
+        return Scope()
+    from .sizes import Sizes
+
+    base: Scope = context.scope
+    sizes = Sizes()
+    sizes._bind = dict(base.sizes._bind)
+    sizes._n = base.sizes._n  # fresh unknowns must not collide with the other files'
+    return Scope(dict(base.decls), sizes, set(base.size_names), {k: set(v) for k, v in base.assumptions.items()}, [])
+
+
+def analyze(text: str, language: str, path: str | None = None, context=None) -> DocumentAnalysis:
+    """``context``: a ``document.project.ProjectContext`` -- macros and declarations of the
+    other files of a LaTeX project (their problems' related information names those files)."""
+    regions = find_regions(text, language)
+    macros = collect_macros(text) if _has_macros(text) else {}
+    if context is not None and context.macros:
+        macros = {**context.macros, **macros}  # this file's definitions win
+    mfp = _macros_fp(macros)
+    parsed = [_parse_region(r, macros, mfp) for r in regions]
+
+    scope = _seed_scope(context)
+    _declare_all(scope, text, regions, parsed, None)
+
     # Pass 2: shapes, region by region; definitions (`M = …`) flow forward.
     decl_fp = _scope_fp(scope)
     results: list[RegionAnalysis] = []
     problems: list[Problem] = []
     definitions: dict[str, ir.Expr] = {}
+    hinted: set[str] = set()
     for r, pm in zip(regions, parsed):
         ra = _check_region(r, pm, scope, decl_fp)
         results.append(ra)
@@ -147,17 +195,25 @@ def analyze(text: str, language: str, path: str | None = None) -> DocumentAnalys
         for st in ra.statements:
             if st.ops and st.ops[0] in ("=", ":=") and isinstance(st.parts[0], ir.Sym) and len(st.parts) > 1:
                 definitions.setdefault(st.parts[0].name, st.parts[1])
-        for name, shape in _definitions(ra):
+        for name, shape, depends in _definitions(ra):
             if name not in scope.decls:
-                scope.declare(Decl(name, shape.rows, shape.cols, _first_span(ra, name), "", kind="defined"))
+                scope.declare(Decl(name, shape.rows, shape.cols, _first_span(ra, name), "", kind="defined", depends=depends))
                 decl_fp = _scope_fp(scope)
         for p in ra.problems:
+            if p.code == "shape/undeclared":  # one hint per name per document
+                name = p.message.split(" is not declared", 1)[0]
+                if name in hinted or name in scope.decls:
+                    continue
+                hinted.add(name)
             problems.append(replace(p, span=_shift(p.span, r.start)))
+    later = getattr(context, "included", frozenset()) if context is not None else frozenset()
     for old, new in scope.redeclared:
+        if old.path is not None and old.path in later:
+            continue  # the file this one includes reports the conflict (it comes later)
         problems.append(Problem("shape/redeclared", f"{new.name} was declared as {_shape_text(old)} before; this declares it as {_shape_text(new)}",
                                 new.span, Severity.WARNING, (Related(old.span, f"first declaration of {old.name}", old.path),)))
     problems.sort(key=lambda p: p.span)
-    return DocumentAnalysis(text, language, path, results, scope, macros, problems)
+    return DocumentAnalysis(text, language, path, results, scope, macros, problems, context)
 
 
 def _claims(ra: RegionAnalysis, scope: Scope, definitions: dict, fp: str) -> None:
@@ -188,7 +244,7 @@ def _scope_fp(scope: Scope) -> str:
     h = hashlib.blake2b(digest_size=12)
     for k in sorted(scope.decls):
         d = scope.decls[k]
-        h.update(f"{k}\0{d.rows}\0{d.cols}\1".encode("utf-8", "surrogatepass"))
+        h.update(f"{k}\0{d.rows}\0{d.cols}\0{d.path}\1".encode("utf-8", "surrogatepass"))
     for k in sorted(scope.assumptions):
         h.update(f"{k}\0{sorted(scope.assumptions[k])}\2".encode())
     h.update(str(sorted(scope.sizes._bind.items(), key=str)).encode())
@@ -208,6 +264,16 @@ def _check_region(r: Region, pm: ParsedMath, scope: Scope, fp: str) -> RegionAna
     probs: list[Problem] = list(checker.res.problems)
     for issue in pm.issues:
         probs.append(Problem("parse/syntax", issue.message, issue.span, Severity.INFORMATION))
+    defined_here = {st.parts[0].name for st in statements if st.ops and st.ops[0] in ("=", ":=") and isinstance(st.parts[0], ir.Sym)}
+    # Only names used in an operation: `$x$` alone in prose is a mention, not a use.
+    used = {n.name for st in statements if st.ops or not isinstance(st.parts[0], (ir.Sym, ir.Tuple))
+            for n in st.walk() if isinstance(n, ir.Sym)}
+    for name, span in checker.undeclared.items():
+        if name in defined_here or name not in used:
+            continue
+        shape = checker.res.show(checker.local[name]) if name in checker.local else "?"
+        known = "" if "?" in shape else f"; from its use it is {shape}"
+        probs.append(Problem("shape/undeclared", f"{name} is not declared{known}", span, Severity.HINT))
     for name, span in pm.unknown:
         probs.append(Problem("parse/unknown-macro", f"unknown command {name}: mcls reads it as an opaque symbol", span, Severity.HINT))
     _SHAPE_CACHE.put(key, (pm, statements, checker.res, tuple(probs)))
@@ -231,7 +297,8 @@ def _definitions(ra: RegionAnalysis):
         if len(st.parts) >= 2 and st.ops and st.ops[0] in ("=", ":=") and isinstance(st.parts[0], ir.Sym):
             s = ra.shape_of(st.parts[1])
             if s is not None and is_known(s.rows) and is_known(s.cols):
-                yield st.parts[0].name, s
+                depends = frozenset(n.name for n in st.parts[1].walk() if isinstance(n, ir.Sym))
+                yield st.parts[0].name, s, depends
 
 
 def _first_span(ra: RegionAnalysis, name: str) -> Span:
@@ -245,8 +312,8 @@ def _first_span(ra: RegionAnalysis, name: str) -> Span:
 # ------------------------------------------------------------------ public, protocol-free API
 
 
-def check_document(text: str, language: str, path: str | None = None) -> list[Problem]:
-    return analyze(text, language, path).problems
+def check_document(text: str, language: str, path: str | None = None, context=None) -> list[Problem]:
+    return analyze(text, language, path, context).problems
 
 
 def node_at(ra: RegionAnalysis, rel: int) -> tuple[ir.Chain, ir.Expr] | None:
@@ -278,15 +345,34 @@ def symbol_decl(scope: Scope, node: ir.Expr) -> Decl | None:
 _DOC_CACHE = _Cache(size=8)
 
 
-def analyze_cached(text: str, language: str, path: str | None = None) -> DocumentAnalysis:
-    """The analysis of this exact text, reused across requests (hover after diagnostics)."""
-    key = (path, language, hash(text), len(text))
+def analyze_cached(text: str, language: str, path: str | None = None, context=None) -> DocumentAnalysis:
+    """The analysis of this exact text, reused across requests (hover after diagnostics).
+    Without a ``context``, a LaTeX file with a path gets that of the active project (the
+    language server sets one: see ``document.project.set_active``)."""
+    if context is None and path and language == "latex":
+        context = _active_context(path, text)
+    key = (path, language, hash(text), len(text), context.fingerprint if context is not None else None)
     hit = _DOC_CACHE.get(key)
     if hit is not None and hit.text == text:
         return hit
-    doc = analyze(text, language, path)
+    doc = analyze(text, language, path, context)
     _DOC_CACHE.put(key, doc)
     return doc
+
+
+def _active_context(path: str, text: str):
+    from .document.project import active
+
+    project = active()
+    if project is None:
+        return None
+    try:
+        return project.context_for(path, text)
+    except Exception:  # noqa: BLE001 - a project problem never stops this file's analysis
+        import logging
+
+        logging.getLogger(__name__).exception("project context failed for %s", path)
+        return None
 
 
 def check_document_cached(text: str, language: str, path: str | None = None) -> list[Problem]:

@@ -157,6 +157,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     from mcls.document.regions import language_for
 
+    global _PROJECT
+    _PROJECT = None  # one project per run: it looks below the current directory
     started = time.perf_counter()
     status = EXIT_OK
     checked: list[tuple[_Located, list[Problem]]] = []
@@ -196,10 +198,50 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return status
 
 
+_PROJECT: Any = None
+
+
+def _context(text: str, language: str, path: str) -> Any:
+    """Macros and declarations from the other files of the file's LaTeX project (its root
+    found by `% !TEX root` or by the file that \\inputs it, within the current directory)."""
+    global _PROJECT
+    if language != "latex":
+        return None
+    from mcls.document.project import Project
+
+    if _PROJECT is None:
+        _PROJECT = Project([os.getcwd()])
+    path = os.path.abspath(path)
+    top = _repository_root(path)
+    if top is not None and top not in _PROJECT._folders:
+        _PROJECT._folders.append(top)
+    try:
+        return _PROJECT.context_for(path, text)
+    except Exception:  # noqa: BLE001 - the file is still checked on its own
+        if os.environ.get("MCLS_DEBUG"):
+            raise
+        return None
+
+
+def _repository_root(path: str) -> str | None:
+    """The nearest directory above ``path`` holding .git or .latexmkrc (the project's folder
+    when the command runs in a subdirectory)."""
+    d = os.path.dirname(path)
+    for _ in range(32):
+        if os.path.exists(os.path.join(d, ".git")) or os.path.exists(os.path.join(d, ".latexmkrc")):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+    return None
+
+
 def _analyse(text: str, language: str, path: str) -> list[Problem]:
     from mcls.analysis import check_document
 
-    problems = check_document(text, language, path)
+    context = _context(text, language, path)
+    problems = check_document(text, language, path) if context is None else check_document(text, language, path, context=context)
     return sorted(problems, key=lambda p: (p.span, int(p.severity), p.code))
 
 
@@ -211,10 +253,22 @@ def _render_text(checked: list[tuple[_Located, list[Problem]]]) -> str:
             sev = _SEVERITY_NAMES.get(int(p.severity), "error")
             lines.append(f"{doc.path}:{line + 1}:{col + 1}: {sev}[{p.code}]: {p.message}")
             for rel in p.related:
-                if rel.path is None or rel.path == doc.path:
-                    rl, rc = doc.position(rel.span[0])
-                    lines.append(f"{doc.path}:{rl + 1}:{rc + 1}: note: {rel.message}")
+                where = doc if rel.path is None or rel.path == doc.path else _other_document(rel.path)
+                if where is not None:
+                    rl, rc = where.position(rel.span[0])
+                    lines.append(f"{where.path}:{rl + 1}:{rc + 1}: note: {rel.message}")
     return "".join(line + "\n" for line in lines)
+
+
+def _other_document(path: str) -> _Located | None:
+    """Another file of the project (related information), shown relative to the current
+    directory when it is below it."""
+    try:
+        text = read_document(path)
+    except (OSError, UnicodeDecodeError):
+        return None
+    rel = os.path.relpath(path) if os.path.isabs(path) else path
+    return _Located(path if rel.startswith("..") else rel, text)
 
 
 def _render_json(checked: list[tuple[_Located, list[Problem]]]) -> str:

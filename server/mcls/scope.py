@@ -36,6 +36,7 @@ class Decl:
     kind: str = "declared"  # declared | prose | defined | ambiguous (declared twice, differently)
     assumptions: frozenset[str] = frozenset()
     path: str | None = None
+    depends: frozenset[str] = frozenset()  # defined names: the symbols of the right-hand side
 
 
 @dataclass
@@ -541,6 +542,8 @@ class _Resolver:
                 return ir.Opaque(name + ("'" if prime else ""), items, span=span)
             if _scalarish(arg, self.scope):  # x(t), P(0): the value at a time
                 return head.at(span)
+            if d.kind == "defined" and _evaluated_at(arg, d.depends):
+                return head.at(span)  # `M = AXX^\top A^\top`, then `M(X + tY)`: M at another point
             return None
         if name in self.scope.size_names and _scalarish(arg, self.scope):
             return None  # n(n+1)
@@ -728,6 +731,12 @@ def _subst_index(x, v: str, target):
         text = re.sub(r"\s+", "", str(new))
         rep[f] = parse_size(f"{m.group(1)}_{{{text}}}")
     return x.xreplace(rep)
+
+
+def _evaluated_at(arg: Expr, depends: frozenset[str]) -> bool:
+    """`(X)` or `(X + tY)` where X is a variable of the definition: an evaluation point."""
+    terms = arg.terms if isinstance(arg, ir.Add) else (arg,)
+    return any(isinstance(t, ir.Sym) and t.name in depends for t in terms)
 
 
 def _upper(name: str) -> str | None:

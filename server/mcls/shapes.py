@@ -95,6 +95,7 @@ class ShapeChecker:
         self.path = path
         self.one = sp().Integer(1)
         self.rebound: dict[str, Shape] = {}  # `M = …` re-defining a name defined earlier
+        self.undeclared: dict[str, tuple[int, int]] = {}  # first use of names inferred from use
 
     # -- helpers
     def fresh(self) -> Shape:
@@ -193,6 +194,8 @@ class ShapeChecker:
             s = self.soft_scalar()
         else:
             s = self.fresh()
+            if x.span is not None:
+                self.undeclared.setdefault(x.name, x.span)
         self.local[x.name] = s
         return s
 

@@ -267,6 +267,9 @@ def _skip_group(text: str, i: int) -> int:
 
 # --------------------------------------------------------------- Markdown
 
+# Display environments MathJax/KaTeX typeset outside $$ (Jupyter notebooks write them
+# bare at the start of a line).
+_MD_ENVS = ("equation", "align", "gather", "multline", "flalign", "alignat", "eqnarray", "displaymath")
 _INDENT = r"(?: {4}| {0,3}\t)[ \t]*+\S"  # an indented, non-blank line
 # What matters at a line start: (blank line then indented line) | fence run.
 _LINE = r"(?:([ \t]*+(?:\r\n|\r(?!\n)|\n))(?=" + _INDENT + r")|[ \t]*+(`{3,}|~{3,}))"
@@ -277,6 +280,7 @@ _MD_TOP = re.compile(
     r"\n" + _LINE + r"|\r\n?+" + _LINE  # groups 1/3: blank line, 2/4: fence run
     + r"|``*+|\$\$?"
     r"|\\\\?[(\[]"  # \( \[ and the \\( \\[ of some dialects
+    r"|\\begin\{((?:" + "|".join(sorted(_MD_ENVS, key=len, reverse=True)) + r")\*?)\}"  # 5: bare environment
     r"|\\[\\$`]"  # escapes that matter
 )
 _MD_FENCE0 = re.compile(r"[ \t]*+(`{3,}|~{3,})")  # a fence on the first line
@@ -292,6 +296,8 @@ _MD_TICKS = re.compile(r"``*+")
 _MD_ICODE = re.compile(r"(?:(?: {4}| {0,3}\t)[^\r\n]*+(?:\r\n|\r|\n|\Z)|[ \t]*+(?:\r\n|\r|\n))*+")
 _MD_FRONT = re.compile(r"\ufeff?---[ \t]*+" + _NL)
 _MD_FRONT_END = re.compile(_NL + r"(?:---|\.\.\.)[ \t]*+(?=[\r\n]|\Z)")
+# "$ \def..." / "$ \newcommand...": whitespace, then a macro definition.
+_MD_DEF_AFTER_SPACE = re.compile(r"\s+\\(?:def|newcommand|renewcommand|DeclareMathOperator)(?![A-Za-z@])")
 _MD_LIST_ITEM = re.compile(r"[ \t]*+(?:[-*+]|\d{1,9}[.)])(?:\s|\Z)")
 
 
@@ -345,13 +351,31 @@ def _markdown(text: str) -> list[Region]:
             if runs and (j := bisect_left(runs, i)) < len(runs):
                 i = runs[j] + len(tok)
         elif c == "$":
-            if i >= n or failed.get(tok, -1) >= i or (tok == "$" and text[i].isspace()):
-                continue  # pandoc: "$ " opens nothing
-            end, oend, closed = _md_dollar(text, i, tok == "$$")
+            relaxed = False
+            if i >= n or failed.get(tok, -1) >= i:
+                continue
+            if tok == "$" and text[i].isspace():
+                # pandoc: "$ " opens nothing -- except "$ \def\p{\partial} $", a macro block
+                if not (relaxed := _MD_DEF_AFTER_SPACE.match(text, i) is not None):
+                    continue
+            end, oend, closed = _md_dollar(text, i, tok == "$$", relaxed)
             if not closed:  # a literal dollar (pandoc), not an unclosed region
                 failed[tok] = end
                 continue
             out.append(Region(i, end, s, oend, tok == "$$", tok, None, text[i:end], True))
+            i = oend
+        elif tok[-1] == "}":  # \begin{align}...: display math only at a line start
+            env = m.group(5)
+            if not _at_line_start(text, s) or failed.get(env, -1) >= i:
+                continue
+            if env.startswith("alignat") and (a := _TEX_ARG.match(text, i)):
+                i = a.end()
+            end, oend, closed = _tex_env(text, i, env)
+            if not closed:  # no \end: literal text, not a region running to the end
+                failed[env] = n  # (and no later \begin{env} can close either)
+                i = m.end()
+                continue
+            out.append(Region(i, end, s, oend, True, "env", env, text[i:end], True))
             i = oend
         elif tok[-1] in "([":
             if failed.get(tok, -1) >= i:
@@ -365,6 +389,14 @@ def _markdown(text: str) -> list[Region]:
             i = oend
         # else: an escape pair, skipped
     return out
+
+
+def _at_line_start(text: str, pos: int) -> bool:
+    """Only spaces or tabs between the previous line break (or the start) and ``pos``."""
+    j = pos
+    while j > 0 and text[j - 1] in " \t":
+        j -= 1
+    return j == 0 or text[j - 1] in "\r\n"
 
 
 def _in_list(text: str, starts: list[int], pos: int) -> bool:
@@ -404,8 +436,10 @@ def _md_fence(text: str, out: list[Region], rs: int, re_: int, k: int) -> int:
     return close.end() if close else n  # an unclosed fence runs to the end (CommonMark)
 
 
-def _md_dollar(text: str, i: int, double: bool) -> tuple[int, int, bool]:
-    """Scan $ / $$ content from i: (end, outer_end, closed), or the paragraph end."""
+def _md_dollar(text: str, i: int, double: bool, relaxed: bool = False) -> tuple[int, int, bool]:
+    """Scan $ / $$ content from i: (end, outer_end, closed), or the paragraph end.
+
+    ``relaxed``: a single $ may close after a space (a definition block opened by "$ ")."""
     depth = 0  # brace depth inside \text{...}; 0 = plain math
     while True:
         m = (_MD_GROUP if depth else _MD_DOLLAR).search(text, i)
@@ -417,7 +451,7 @@ def _md_dollar(text: str, i: int, double: bool) -> tuple[int, int, bool]:
             if double:
                 if i - s == 2:
                     return s, i, True
-            elif not text[s - 1].isspace() and not "0" <= text[s + 1 : s + 2] <= "9":
+            elif (relaxed or not text[s - 1].isspace()) and not "0" <= text[s + 1 : s + 2] <= "9":
                 return s, s + 1, True  # pandoc: no space before, no digit after
             else:
                 i = s + 1  # "$$" here: its second "$" may still close

@@ -8,6 +8,11 @@ out-of-range position from a client maps to the nearest offset.
 
 from __future__ import annotations
 
+import os
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
 from lsprotocol import types
 
 from mcls.document.text import LineIndex
@@ -66,15 +71,60 @@ class PositionMap:
         return (start, max(start, end))
 
 
+# Related information in another file of the project (a declaration in main.tex): its
+# range needs that file's text. The server sets a reader that prefers open buffers.
+_text_source: Callable[[str], str | None] | None = None
+_other_maps: OrderedDict[tuple[str, int, int, str], PositionMap] = OrderedDict()
+
+
+def set_text_source(read: Callable[[str], str | None] | None) -> None:
+    """How ``to_diagnostic`` reads another file (default: from disk)."""
+    global _text_source
+    _text_source = read
+
+
+def path_to_uri(path: str) -> str:
+    from pygls.uris import from_fs_path
+
+    return from_fs_path(path) or Path(path).absolute().as_uri()
+
+
+def _other_file_range(path: str, span: tuple[int, int], encoding: str) -> types.Range | None:
+    if not os.path.isabs(path):
+        return None  # a location needs a file URI
+    if _text_source is not None:
+        text = _text_source(path)
+    else:
+        from mcls.document.project import disk_reader
+
+        text = disk_reader(path)
+    if text is None:
+        return None
+    key = (path, hash(text), len(text), encoding)
+    pm = _other_maps.get(key)
+    if pm is None:
+        pm = _other_maps[key] = PositionMap(text, encoding)
+        if len(_other_maps) > 16:
+            _other_maps.popitem(last=False)
+    else:
+        _other_maps.move_to_end(key)
+    return pm.range(span)
+
+
 def to_diagnostic(problem: Problem, positions: PositionMap, uri: str) -> types.Diagnostic:
-    related = [
-        types.DiagnosticRelatedInformation(
-            location=types.Location(uri=uri, range=positions.range(rel.span)),
-            message=rel.message,
-        )
-        for rel in problem.related
-        if rel.path is None  # other files would need their own text; not tracked yet
-    ]
+    related = []
+    for rel in problem.related:
+        if rel.path is None:
+            location = types.Location(uri=uri, range=positions.range(rel.span))
+        else:  # another file of the project
+            try:
+                rng = _other_file_range(rel.path, rel.span, positions.encoding)
+            except Exception:  # noqa: BLE001 - an unreadable file only loses the link
+                rng = None
+            if rng is None:
+                continue
+            location = types.Location(uri=path_to_uri(rel.path), range=rng)
+        related.append(types.DiagnosticRelatedInformation(location=location, message=rel.message))
     return types.Diagnostic(
         range=positions.range(problem.span),
         message=problem.message,

@@ -238,7 +238,12 @@ def hover_options(ls: LanguageServer) -> Any:
     fmt = str(config(ls, "hover.format") or init.get("hoverFormat") or "auto")
     images = bool(init.get("clientRendersImages")) or any(k in info.lower() for k in ("visual studio code", "code-server", "vscodium", "cursor"))
     markdown = _hover_kind(ls) == types.MarkupKind.Markdown
-    return HoverOptions(format=fmt, images=images and markdown, markdown=markdown, wrt=config(ls, "wrt") or init.get("wrt") or None)
+    try:
+        budget = float(config(ls, "timeoutMs", 1000)) / 1000.0
+    except (TypeError, ValueError):
+        budget = 1.0
+    return HoverOptions(format=fmt, images=images and markdown, markdown=markdown,
+                        wrt=config(ls, "wrt") or init.get("wrt") or None, budget_s=max(0.05, budget))
 
 
 def _warm_up() -> None:
@@ -394,6 +399,8 @@ def build_server() -> MclsServer:
     def shutdown(ls: MclsServer, params: None) -> None:
         _guard(ls.stop)
 
+    from mcls.lsp import navigation_handlers; navigation_handlers.register(server)  # noqa: E702
+    from mcls.lsp import project_handlers; project_handlers.register(server)  # noqa: E702
     return server
 
 
