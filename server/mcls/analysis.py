@@ -289,8 +289,25 @@ def _child_scope(scope: Scope) -> Scope:
     return Scope(scope.decls, s, scope.size_names, scope.assumptions, [])
 
 
+_DEF_CACHE: dict[int, tuple[ShapeResult, list]] = {}
+
+
 def _definitions(ra: RegionAnalysis):
-    """`M = …` where M is a plain undeclared name and the right side has a known shape."""
+    """`M = …` where M is a plain undeclared name and the right side has a known shape
+    (memoised per cached shape result: a keystroke elsewhere must not redo it)."""
+    key = id(ra.shapes)
+    hit = _DEF_CACHE.get(key)
+    if hit is not None and hit[0] is ra.shapes:
+        return hit[1]
+    if len(_DEF_CACHE) > 50_000:
+        _DEF_CACHE.clear()
+    out = list(_definitions_uncached(ra))
+    if ra.shapes is not None:
+        _DEF_CACHE[key] = (ra.shapes, out)
+    return out
+
+
+def _definitions_uncached(ra: RegionAnalysis):
     from .shapes import is_known
 
     for st in ra.statements:

@@ -23,12 +23,17 @@ class Expr:
     span: Span | None = field(default=None, compare=False, repr=False, kw_only=True)
 
     def children(self) -> tuple["Expr", ...]:
-        return tuple(
-            v
-            for k in self.__dataclass_fields__
-            if k != "span"
-            for v in _as_exprs(getattr(self, k))
-        )
+        names = _FIELDS.get(type(self))
+        if names is None:  # field names per class, computed once (this is a hot path)
+            names = _FIELDS[type(self)] = tuple(k for k in self.__dataclass_fields__ if k != "span")
+        out: list[Expr] = []
+        for k in names:
+            v = getattr(self, k)
+            if isinstance(v, Expr):
+                out.append(v)
+            elif isinstance(v, tuple):
+                out.extend(e for e in v if isinstance(e, Expr))
+        return tuple(out)
 
     def walk(self) -> Iterator["Expr"]:
         """Pre-order traversal."""
@@ -40,6 +45,9 @@ class Expr:
 
     def at(self, span: Span | None) -> "Expr":
         return replace(self, span=span)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _as_exprs(value) -> tuple[Expr, ...]:

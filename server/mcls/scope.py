@@ -146,6 +146,22 @@ def index_names(chain: ir.Chain, scope: Scope) -> None:
     """Letters used as indices are scalars: the variable and bounds of ``\\sum_{i=1}^{N}``,
     layer labels ``W^{(l)}`` and index arithmetic ``x_{k-1}``. (Called from ``size_equalities``
     so that every statement of the document contributes, before shapes are checked.)"""
+    for name in _index_letters(chain):
+        if name not in scope.decls:
+            scope.size_names.add(canonical_size_name(name))
+
+
+_INDEX_CACHE: dict[int, tuple[ir.Chain, frozenset[str]]] = {}
+
+
+def _index_letters(chain: ir.Chain) -> frozenset[str]:
+    """The index letters of one statement; memoised by identity (parsed trees are cached
+    and immutable, so every keystroke would otherwise re-walk the whole paper)."""
+    hit = _INDEX_CACHE.get(id(chain))
+    if hit is not None and hit[0] is chain:
+        return hit[1]
+    if len(_INDEX_CACHE) > 50_000:
+        _INDEX_CACHE.clear()
     found: set[str] = set()
     for node in chain.walk():
         if isinstance(node, ir.Opaque) and _BIGOP_TEXT.match(node.text):
@@ -161,9 +177,9 @@ def index_names(chain: ir.Chain, scope: Scope) -> None:
             name = symbol_name(node) or ""
             for m in _LABEL.finditer(name):
                 found.update(c for c in re.findall(r"(?<![\\A-Za-z])[A-Za-z](?![A-Za-z])", m.group(1) or m.group(2)))
-    for name in found:
-        if name not in scope.decls:
-            scope.size_names.add(canonical_size_name(name))
+    out = frozenset(found)
+    _INDEX_CACHE[id(chain)] = (chain, out)
+    return out
 
 
 def _size_letters(text: str) -> set[str]:

@@ -22,7 +22,8 @@ def check_claims(statements: tuple[ir.Chain, ...], scope: Scope, definitions: di
             lhs, rhs = st.parts[k], st.parts[k + 1]
             if op != "=" or not isinstance(lhs, ir.Derivative) or isinstance(rhs, ir.Derivative):
                 continue
-            key = (lhs, rhs, scope_key, tuple(sorted((n, e) for n, e in definitions.items() if _mentions(lhs, n))))
+            names = {n.name for n in lhs.walk() if isinstance(n, ir.Sym)}
+            key = (lhs, rhs, scope_key, tuple((n, definitions[n]) for n in sorted(names) if n in definitions))
             hit = _CACHE.get(key)
             if hit is None:
                 hit = tuple(_check(lhs, rhs, scope, definitions))
