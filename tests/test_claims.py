@@ -32,3 +32,18 @@ def test_false_component_claim():
     got = claims(doc)
     assert len(got) == 1 and doc[slice(*got[0].span)] == r"A E_{ij} X^\top A^\top"
     assert "E_{ji}" in got[0].message
+
+
+def test_differential_claims_treat_unwritten_differentials_as_constants():
+    doc = (r"Let $X, A \in \mathbb{R}^{n\times n}$, $x \in \mathbb{R}^n$. "
+           r"$d(X A X) = dX A X + X A\, dX$, $d(x^\top A x) = dx^\top A x + x^\top A\, dx$, "
+           r"$d(X^{-1}) = -X^{-1}\,dX\,X^{-1}$ but $d(X^{-1}) = -X^{-2}\,dX$.")
+    got = claims(doc)
+    assert len(got) == 1 and doc[slice(*got[0].span)] == r"-X^{-2}\,dX"
+    assert got[0].fix and "X^{-1}" in got[0].fix
+
+
+def test_equations_and_conditions_are_not_claims():
+    doc = (r"Let $A \in \mathbb{R}^{m\times n}$, $x \in \mathbb{R}^n$, $b \in \mathbb{R}^m$, $W \in \mathbb{R}^{n\times k}$. "
+           r"The normal equations $A^\top A x = A^\top b$ and $W^\top W = I_k$.")
+    assert claims(doc) == []

@@ -218,7 +218,8 @@ def analyze(text: str, language: str, path: str | None = None, context=None) -> 
 
 def _claims(ra: RegionAnalysis, scope: Scope, definitions: dict, fp: str) -> None:
     """Derivatives the document states are checked numerically (claim/false)."""
-    if not any(isinstance(p, ir.Derivative) for st in ra.statements for p in st.parts):
+    if not any(len(st.parts) > 2 or (st.ops and not isinstance(st.parts[0], (ir.Sym, ir.Entry, ir.Indexed)))
+               for st in ra.statements if "=" in st.ops):
         return
     if any(p.severity == Severity.ERROR for p in ra.problems):
         return  # an ill-shaped statement already has its diagnostic

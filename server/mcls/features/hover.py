@@ -185,6 +185,9 @@ def render_derivation(dv, options: HoverOptions, doc: DocumentAnalysis) -> tuple
     elif fmt == "unicode":
         parts.append(f"`{uni}`")
     parts.append(mark + conv)
+    if dv.kind == "scalar" and {"symmetric", "spd"} & doc.scope.assumptions_of(dv.wrt.name):
+        w = uni.split("/∂", 1)[1].split(" =", 1)[0]
+        parts.append(f"{w} is symmetric: this is the unconstrained gradient G; on symmetric matrices it is G + Gᵀ − I ⊙ G")
     if options.markdown:
         parts.append("```latex\n" + latex + "\n```")
     del detect_style
