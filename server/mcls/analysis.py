@@ -402,3 +402,31 @@ def hover(text: str, language: str, offset: int, options=None, path: str | None 
     from .features.hover import HoverOptions, hover as _hover
 
     return _hover(analyze_cached(text, language, path), offset, options or HoverOptions())
+
+
+@dataclass(frozen=True)
+class Coverage:
+    regions: int
+    parsed: int  # read without a parse issue
+    shaped: int  # every statement's top node has at least one known dimension
+    skipped: int  # not read (math mcls does not model; left alone silently)
+
+
+def coverage(doc: DocumentAnalysis) -> Coverage:
+    """How much of a document's math mcls understood (`mcls check --stats`)."""
+    from .shapes import is_known
+
+    parsed = shaped = 0
+    for ra in doc.regions:
+        if ra.parsed.issues or not ra.statements:
+            continue
+        parsed += 1
+        ok = True
+        for st in ra.statements:
+            s = ra.shape_of(st.parts[0]) if st.parts else None
+            if s is None or not (is_known(ra.shapes.sizes.resolve(s.rows)) or is_known(ra.shapes.sizes.resolve(s.cols))):
+                ok = False
+                break
+        shaped += ok
+    n = len(doc.regions)
+    return Coverage(n, parsed, shaped, n - parsed)

@@ -192,6 +192,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         sys.stdout.write(out)
     if args.stats:
         _print_stats(checked, len(args.files), time.perf_counter() - started)
+        _print_coverage(checked)
     has_errors = any(int(p.severity) == 1 for _, ps in checked for p in ps)
     if status == EXIT_OK and has_errors:
         status = EXIT_ERRORS
@@ -347,6 +348,24 @@ def _render_sarif(checked: list[tuple[_Located, list[Problem]]]) -> str:
         ],
     }
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+
+
+def _print_coverage(checked: list[tuple[_Located, list[Problem]]]) -> None:
+    """Regions parsed, shaped and skipped, per file and in total (corpus coverage)."""
+    from mcls.analysis import analyze_cached, coverage
+    from mcls.document.regions import language_for
+
+    tot = [0, 0, 0, 0]
+    for loc, _ in checked:
+        try:
+            c = coverage(analyze_cached(loc.text, language_for(None, loc.path) or "latex", loc.path))
+        except Exception:  # noqa: BLE001 - stats never fail the run
+            continue
+        for k, v in enumerate((c.regions, c.parsed, c.shaped, c.skipped)):
+            tot[k] += v
+        print(f"mcls: {loc.path}: {c.regions} regions, {c.parsed} parsed, {c.shaped} shaped, {c.skipped} skipped", file=sys.stderr)
+    if len(checked) > 1:
+        print(f"mcls: total: {tot[0]} regions, {tot[1]} parsed, {tot[2]} shaped, {tot[3]} skipped", file=sys.stderr)
 
 
 def _print_stats(checked: list[tuple[_Located, list[Problem]]], requested: int, seconds: float) -> None:

@@ -181,3 +181,17 @@ async def test_clients_without_resolve_get_edits_and_settings_apply(plain_client
     )
     derivation = next(a for a in actions if a.title.startswith("Insert derivation"))
     assert derivation.edit is not None, "resolved eagerly for this client"
+
+
+async def test_true_and_false_claims_over_the_server(client: LanguageClient):
+    text = (
+        "Let $A, X \\in \\mathbb{R}^{n\\times n}$.\n"
+        "True: $\\frac{\\partial}{\\partial X}\\operatorname{tr}(AX) = A^\\top$.\n"
+        "False: $\\nabla_X \\operatorname{tr}(AX) = A$.\n"
+    )
+    uri = "file:///tmp/e2e-claims.md"
+    open_doc(client, uri, text, "markdown")
+    params = await published(client, uri, 1)
+    claims = [d for d in params.diagnostics if d.code == "claim/false"]
+    assert len(claims) == 1 and claims[0].range.start.line == 2
+    assert claims[0].severity == types.DiagnosticSeverity.Warning and "A^\\top" in claims[0].message
