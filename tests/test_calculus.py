@@ -397,7 +397,7 @@ def test_evaluate_nodes() -> None:
     sc = SC
     e = expr_of(r"\operatorname{vec}(X)", sc)
     sf = shapes_for(e, sc)
-    values, num = instantiate(sc, sf, None, np.random.default_rng(1), (e,))
+    values, num = instantiate(sc, sf, None, np.random.default_rng(1))  # no trees: every declared symbol
     xv = values["X"]
     assert np.allclose(evaluate(e, values, num), xv.reshape(-1, 1, order="F"))
     n, m = xv.shape

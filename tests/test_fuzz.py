@@ -442,9 +442,6 @@ def test_function_application_after_definition() -> None:
     assert [p.message for p in analyze(text, "latex").problems] == []
 
 
-@pytest.mark.xfail(strict=False, reason="analysis.py: _SHAPE_CACHE keys a region by its text and the scope's shapes, "
-                   "but the cached problems carry absolute related spans (the declarations): after an edit above a "
-                   "declaration, or in another document, 'X declared here' points at stale offsets")
 def test_related_spans_follow_the_declarations() -> None:
     base = r"Let $X \in \mathbb{R}^{n\times m}$ and $A \in \mathbb{R}^{n\times n}$. $$M = A X^\top$$"
     analyze(base, "latex")  # caches the region `M = A X^\top`
@@ -456,9 +453,6 @@ def test_related_spans_follow_the_declarations() -> None:
         assert text[rel.span[0] : rel.span[1]] == name, (rel, text[rel.span[0] : rel.span[1]])
 
 
-@pytest.mark.xfail(strict=False, reason="numeric.py/verify.py: numeric verification instantiates every declared "
-                   "symbol, and a size written as a product (n m e s n) becomes a square matrix of thousands of "
-                   "rows: two QR factorisations of it take ~5 s wall (46 s CPU over BLAS threads) in one hover")
 def test_hover_with_product_sizes_is_cheap() -> None:
     # In a child process: numpy's QR cannot be interrupted, so the child is killed instead.
     code = """

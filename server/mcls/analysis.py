@@ -205,7 +205,7 @@ def analyze(text: str, language: str, path: str | None = None, context=None) -> 
                 if name in hinted or name in scope.decls:
                     continue
                 hinted.add(name)
-            problems.append(replace(p, span=_shift(p.span, r.start)))
+            problems.append(replace(p, span=_shift(p.span, r.start), related=_current_related(p.related, scope)))
     later = getattr(context, "included", frozenset()) if context is not None else frozenset()
     for old, new in scope.redeclared:
         if old.path is not None and old.path in later:
@@ -214,6 +214,17 @@ def analyze(text: str, language: str, path: str | None = None, context=None) -> 
                                 new.span, Severity.WARNING, (Related(old.span, f"first declaration of {old.name}", old.path),)))
     problems.sort(key=lambda p: p.span)
     return DocumentAnalysis(text, language, path, results, scope, macros, problems, context)
+
+
+def _current_related(related: tuple[Related, ...], scope: Scope) -> tuple[Related, ...]:
+    """Cached region results keep the declarations' positions of when they were
+    computed; point "X declared here" at where X is declared now."""
+    out = []
+    for rel in related:
+        name, sep, _ = rel.message.partition(" declared here")
+        d = scope.decls.get(name) if sep else None
+        out.append(Related(d.span, rel.message, d.path) if d is not None else rel)
+    return tuple(out)
 
 
 def _claims(ra: RegionAnalysis, scope: Scope, definitions: dict, fp: str) -> None:

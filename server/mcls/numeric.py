@@ -22,6 +22,8 @@ from .ir import Expr
 Array = np.ndarray
 NumShape = Callable[[Expr], tuple[int, int]]
 
+MAX_ENTRIES = 40_000  # per matrix; verification answers within the request budget
+
 PRIMES = (3, 5, 7, 2, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47)
 
 
@@ -442,8 +444,13 @@ def instantiate(
     num = NumericShapes(checker_result, size_values(symbols, order))
 
     need = _needs(trees)
+    # Only the symbols the trees use: a paper declares many, and one with an absurd
+    # size (a typo such as `n mes n`) must not make every check build a huge matrix.
+    used = {n.name for t in trees for n in t.walk() if isinstance(n, ir.Sym)} if trees else None
     values: dict[str, Any] = {}
     for name, (r, c) in sorted(shapes.items()):
+        if used is not None and name not in used:
+            continue
         kinds = set(scope.assumptions_of(name)) if hasattr(scope, "assumptions_of") else set()
         kinds |= set((assumptions or {}).get(name, ()))
         kinds |= need.get(name, set())
@@ -451,6 +458,8 @@ def instantiate(
             rows, cols = num.size(r), num.size(c)
         except (TypeError, ValueError, EvalError):
             continue
+        if rows * cols > MAX_ENTRIES:
+            raise EvalError(f"{name} would be {rows}×{cols}: too large to check numerically")
         values[name] = random_value(rows, cols, kinds, rng)
     for t in trees:  # dX in a claimed differential: a random direction
         for node in t.walk():
