@@ -65,6 +65,16 @@ class _LspWorkspace(Workspace):
         doc.__class__ = _LspTextDocument
         return doc
 
+    def update_text_document(self, text_doc: Any, change: Any) -> None:
+        # A didChange for a document the client never opened (a client race) is
+        # ignored quietly instead of surfacing as a KeyError popup in the editor.
+        from urllib.parse import unquote
+
+        if unquote(text_doc.uri) not in self._text_documents:
+            log.info("didChange for unopened %s ignored", text_doc.uri)
+            return
+        super().update_text_document(text_doc, change)
+
 
 class MclsServer(LanguageServer):
     def __init__(self) -> None:
@@ -319,6 +329,10 @@ def build_server() -> MclsServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     async def did_change(ls: MclsServer, params: types.DidChangeTextDocumentParams) -> None:
+        from urllib.parse import unquote
+
+        if unquote(params.text_document.uri) not in ls.workspace._text_documents:
+            return  # never opened: nothing to diagnose (see _LspWorkspace.update_text_document)
         _guard(ls.schedule_diagnostics, params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
