@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.workspace import TextDocument, Workspace
 
 from mcls import __version__
@@ -76,9 +77,23 @@ class _LspWorkspace(Workspace):
         super().update_text_document(text_doc, change)
 
 
+class _Protocol(LanguageServerProtocol):
+    def handle_message(self, message: Any) -> None:
+        # LSP: a request after shutdown gets InvalidRequest; pygls dropped it silently,
+        # leaving the client waiting for an answer that never comes.
+        method = getattr(message, "method", "")
+        if self._shutdown and method and method != types.EXIT and getattr(message, "id", None) is not None:
+            from pygls.exceptions import JsonRpcInvalidRequest
+
+            err = JsonRpcInvalidRequest("the server is shutting down").to_response_error()
+            self._send_response(message.id, None, err)
+            return
+        super().handle_message(message)
+
+
 class MclsServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("mcls", __version__)
+        super().__init__("mcls", __version__, protocol_cls=_Protocol)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mcls-analysis")
         self._pending: dict[str, asyncio.Task[None]] = {}
         self._snapshots: dict[str, Snapshot] = {}
