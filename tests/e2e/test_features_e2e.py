@@ -15,7 +15,7 @@ from mcls.analysis import analyze
 from mcls.document.text import LineIndex
 from mcls.problems import Severity
 
-from test_server_basic import TIMEOUT, make_client, open_doc, published  # type: ignore[import-not-found]
+from lsp_client import TIMEOUT, make_client, open_doc, published  # type: ignore[import-not-found]
 
 TEX = (
     "% ∂ ⊙ 😀 notes\r\n"

@@ -24,29 +24,13 @@ from typing import Any
 
 import pytest_lsp
 from lsprotocol import types
-from pygls.protocol import default_converter
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
-from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 from mcls import cli
 
-TIMEOUT = 20.0
-SERVER = [sys.executable, "-m", "mcls", "serve"]
+from lsp_client import SERVER, TIMEOUT, make_client, published  # noqa: F401
+
 SEVERITY = {1: "error", 2: "warning", 3: "information", 4: "hint"}
-
-
-def make_client() -> LanguageClient:
-    client = LanguageClient(converter_factory=default_converter)
-    published: list[types.PublishDiagnosticsParams] = []
-
-    def record(ls: LanguageClient, params: types.PublishDiagnosticsParams) -> None:
-        published.append(params)
-
-    features = dict(DEFAULT_CLIENT_FEATURES)
-    features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = record
-    register_lsp_features(client, features)
-    client.published = published  # type: ignore[attr-defined]
-    return client
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER, client_factory=make_client))
@@ -147,17 +131,6 @@ def actual(params: types.PublishDiagnosticsParams) -> list[tuple]:
         )
         for d in params.diagnostics
     )
-
-
-async def published(client: LanguageClient, uri: str, version: int) -> types.PublishDiagnosticsParams:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    while loop.time() < deadline:
-        for params in client.published:  # type: ignore[attr-defined]
-            if params.uri == uri and params.version == version:
-                return params
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"no diagnostics for version {version}")
 
 
 # ---------------------------------------------------------------- the document and the edits

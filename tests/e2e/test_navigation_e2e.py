@@ -16,7 +16,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from mcls.document.text import LineIndex
 
-from test_server_basic import TIMEOUT, change, make_client, open_doc, published  # type: ignore[import-not-found]
+from lsp_client import TIMEOUT, change, make_client, open_doc, published  # type: ignore[import-not-found]
 
 TEX = (
     "% 😀 notes ∂\r\n"

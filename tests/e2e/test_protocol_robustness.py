@@ -27,78 +27,9 @@ import pytest
 import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcMethodNotFound
-from pygls.protocol import default_converter
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
-from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
-TIMEOUT = 20.0
-SERVER = [sys.executable, "-m", "mcls", "serve"]
-
-
-# ---------------------------------------------------------------- client helpers
-
-
-def make_client() -> LanguageClient:
-    client = LanguageClient(converter_factory=default_converter)
-    published: list[types.PublishDiagnosticsParams] = []
-
-    def record(ls: LanguageClient, params: types.PublishDiagnosticsParams) -> None:
-        ls.diagnostics[params.uri] = params.diagnostics
-        published.append(params)
-
-    features = dict(DEFAULT_CLIENT_FEATURES)
-    features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = record
-    register_lsp_features(client, features)
-    client.published = published  # type: ignore[attr-defined]
-    return client
-
-
-async def published(client: LanguageClient, uri: str, version: int | None) -> types.PublishDiagnosticsParams:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    while loop.time() < deadline:
-        for params in client.published:  # type: ignore[attr-defined]
-            if params.uri == uri and params.version == version:
-                return params
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"no diagnostics for {uri} version {version}")
-
-
-def open_doc(client: LanguageClient, uri: str, text: str, language_id: str = "latex", version: int = 1) -> None:
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri, language_id=language_id, version=version, text=text)
-        )
-    )
-
-
-def change(client: LanguageClient, uri: str, version: int, rng: types.Range | None, text: str) -> None:
-    event: Any = (
-        types.TextDocumentContentChangeWholeDocument(text=text)
-        if rng is None
-        else types.TextDocumentContentChangePartial(range=rng, text=text)
-    )
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-            content_changes=[event],
-        )
-    )
-
-
-def hover_params(uri: str, line: int, character: int) -> types.HoverParams:
-    return types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(line=line, character=character),
-    )
-
-
-async def hover(client: LanguageClient, uri: str, line: int, character: int) -> types.Hover | None:
-    return await asyncio.wait_for(client.text_document_hover_async(hover_params(uri, line, character)), TIMEOUT)
-
-
-def rng(l0: int, c0: int, l1: int, c1: int) -> types.Range:
-    return types.Range(start=types.Position(line=l0, character=c0), end=types.Position(line=l1, character=c1))
+from lsp_client import SERVER, TIMEOUT, change, hover, hover_params, make_client, open_doc, published, rng  # noqa: F401
 
 
 def diag_key(params: types.PublishDiagnosticsParams) -> list[tuple]:
