@@ -15,7 +15,6 @@ raises :class:`NotDifferentiable` for what has no closed form in the IR.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from fractions import Fraction
 from typing import Any, Callable, Iterable
 
@@ -234,26 +233,9 @@ def _prepare(x: Expr, st: ShapeTable) -> Expr:
             if s is not None and not (s.rows == 1 and s.cols == 1):
                 return st.put(ir.Ones(None, span=e.span), s)
             return e
-        return _rebuild(e, go)
+        return ir.rebuild(e, go)
 
     return go(x)
-
-
-def _rebuild(x: Expr, go: Callable[[Expr], Expr]) -> Expr:
-    changes = {}
-    for k in x.__dataclass_fields__:
-        if k == "span":
-            continue
-        v = getattr(x, k)
-        if isinstance(v, Expr):
-            nv = go(v)
-            if nv is not v:
-                changes[k] = nv
-        elif isinstance(v, tuple) and v and all(isinstance(e, Expr) for e in v):
-            nv = tuple(go(e) for e in v)
-            if any(a is not b for a, b in zip(nv, v)):
-                changes[k] = nv
-    return replace(x, **changes) if changes else x
 
 
 def substitute(x: Expr, rule: Callable[[Expr], Expr | None]) -> Expr:
@@ -265,7 +247,7 @@ def substitute(x: Expr, rule: Callable[[Expr], Expr | None]) -> Expr:
         if hit is not None and hit[0] is e:
             return hit[1]
         r = rule(e)
-        out = r if r is not None else _rebuild(e, go)
+        out = r if r is not None else ir.rebuild(e, go)
         memo[id(e)] = (e, out)
         return out
 

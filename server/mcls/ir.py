@@ -50,6 +50,25 @@ class Expr:
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
 
+def rebuild(x: Expr, go) -> Expr:
+    """``x`` with ``go`` applied to each child; ``x`` itself when no child changed
+    (the one structural map the resolver, the calculus and the simplifier share)."""
+    changes = {}
+    for k in x.__dataclass_fields__:
+        if k == "span":
+            continue
+        v = getattr(x, k)
+        if isinstance(v, Expr):
+            nv = go(v)
+            if nv is not v:
+                changes[k] = nv
+        elif isinstance(v, tuple) and v and all(isinstance(e, Expr) for e in v):
+            nv = tuple(go(e) for e in v)
+            if any(a is not b for a, b in zip(nv, v)):
+                changes[k] = nv
+    return replace(x, **changes) if changes else x
+
+
 def _as_exprs(value) -> tuple[Expr, ...]:
     if isinstance(value, Expr):
         return (value,)

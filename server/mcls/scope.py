@@ -428,22 +428,8 @@ class _Resolver:
         return self._rebuild(x)
 
     def _rebuild(self, x: Expr) -> Expr:
-        changes = {}
-        for k in x.__dataclass_fields__:
-            if k == "span":
-                continue
-            v = getattr(x, k)
-            if isinstance(v, Expr):
-                nv = self.go(v)
-                if nv is not v:
-                    changes[k] = nv
-            elif isinstance(v, tuple) and v and all(isinstance(e, Expr) for e in v):
-                nv = tuple(self.go(e) for e in v)
-                if any(a is not b for a, b in zip(nv, v)):
-                    changes[k] = nv
-        if not changes:
-            return x
-        return _keep_marks(x, replace(x, **changes))
+        y = ir.rebuild(x, self.go)
+        return x if y is x else _keep_marks(x, y)
 
     def declared(self, name: str) -> Decl | None:
         return self.scope.decls.get(name)

@@ -232,20 +232,7 @@ class _Simp:
         return y
 
     def rebuild(self, x: Expr) -> Expr:
-        changes = {}
-        for k in x.__dataclass_fields__:
-            if k == "span":
-                continue
-            v = getattr(x, k)
-            if isinstance(v, Expr):
-                nv = self.go(v)
-                if nv is not v:
-                    changes[k] = nv
-            elif isinstance(v, tuple) and v and all(isinstance(e, Expr) for e in v):
-                nv = tuple(self.go(e) for e in v)
-                if any(a is not b for a, b in zip(nv, v)):
-                    changes[k] = nv
-        return replace(x, **changes) if changes else x
+        return ir.rebuild(x, self.go)
 
     def shape(self, x: Expr) -> Shape:
         return self.st(x)
