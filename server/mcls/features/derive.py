@@ -9,9 +9,8 @@ paper would write (``dF`` → ``dX = E_{ij}`` → ``∂F/∂X_{ij}``).
 from __future__ import annotations
 
 import re
-import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import ir
 from ..scope import Scope, symbol_name
@@ -38,7 +37,6 @@ class Derivation:
     raw_result: ir.Expr  # before simplification (the substitution step)
     index: tuple[str, str | None] | None  # (i, j) for component-wise results
     verified: Verified
-    steps: tuple[tuple[str, str], ...] = field(default=())  # (lhs latex, rhs latex) for align blocks
     layout: str = "denominator"
 
 
@@ -112,7 +110,7 @@ def pick_indices(expr: ir.Expr) -> tuple[str, str]:
 
 
 def derive(stmt: ir.Chain | ir.Expr, wrt_name: str, scope: Scope, *, index: tuple[str, str | None] | None = None,
-           layout: str = "denominator", budget_s: float = 1.0) -> Derivation:
+           layout: str = "denominator") -> Derivation:
     """Differentiate the statement's expression w.r.t. ``wrt_name``. Raises DeriveError."""
     name, f = split_statement(stmt)
     key = (name, f, wrt_name, index, layout, _scope_key(scope))
@@ -123,7 +121,7 @@ def derive(stmt: ir.Chain | ir.Expr, wrt_name: str, scope: Scope, *, index: tupl
             raise hit
         return hit
     try:
-        d = _derive(name, f, wrt_name, scope, index, layout, time.monotonic() + budget_s)
+        d = _derive(name, f, wrt_name, scope, index, layout)
     except DeriveError as e:
         _remember(key, e)
         raise
@@ -142,7 +140,7 @@ def _scope_key(scope: Scope):
         sorted((k, tuple(sorted(v))) for k, v in scope.assumptions.items()))
 
 
-def _derive(name, f, wrt_name, scope, index, layout, deadline) -> Derivation:
+def _derive(name, f, wrt_name, scope, index, layout) -> Derivation:
     from .. import calculus, verify
 
     d = scope.decls.get(wrt_name)

@@ -36,7 +36,6 @@ def hover(doc: DocumentAnalysis, offset: int, options: HoverOptions = HoverOptio
     if hit is None:
         return None
     stmt, node = hit
-    from . import derive
     from ..render.latex import to_latex
     from ..render.unicode import to_unicode
 
@@ -49,8 +48,6 @@ def hover(doc: DocumentAnalysis, offset: int, options: HoverOptions = HoverOptio
 
     lines_md: list[str] = []
     lines_txt: list[str] = []
-    expr_for_display = target.parts[-1] if isinstance(target, ir.Chain) and len(target.parts) > 1 else (
-        target.parts[0] if isinstance(target, ir.Chain) else target)
     head_latex = to_latex(target if not isinstance(target, ir.Chain) else _chain_head(target))
     head_uni = to_unicode(target if not isinstance(target, ir.Chain) else _chain_head(target))
     lines_md.append(f"**{_md_escape(head_uni)}** : {shape_txt}")
@@ -70,7 +67,6 @@ def hover(doc: DocumentAnalysis, offset: int, options: HoverOptions = HoverOptio
             lines_txt.append(txt)
     else:
         lines_md.append("```latex\n" + head_latex + "\n```")
-    del expr_for_display
     span = target.span if target.span else stmt.span
     if span is None:
         return None
@@ -156,14 +152,8 @@ def _definition_of(doc: DocumentAnalysis, name: str) -> ir.Expr | None:
     return None
 
 
-def _all_statements(doc: DocumentAnalysis):
-    for ra in doc.regions:
-        yield from ra.statements
-
-
 def render_derivation(dv, options: HoverOptions, doc: DocumentAnalysis) -> tuple[str, str]:
     from . import derive
-    from ..render.style import detect_style
 
     style = _style(doc)
     latex = derive.result_latex(dv, style)
@@ -190,7 +180,6 @@ def render_derivation(dv, options: HoverOptions, doc: DocumentAnalysis) -> tuple
         parts.append(f"{w} is symmetric: this is the unconstrained gradient G; on symmetric matrices it is G + Gᵀ − I ⊙ G")
     if options.markdown:
         parts.append("```latex\n" + latex + "\n```")
-    del detect_style
     return "\n\n".join(parts), f"{uni}\n{mark}"
 
 
