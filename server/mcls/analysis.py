@@ -342,7 +342,7 @@ def _first_span(ra: RegionAnalysis, name: str) -> Span:
 
 
 def check_document(text: str, language: str, path: str | None = None, context=None) -> list[Problem]:
-    return analyze(text, language, path, context).problems
+    return analyze_cached(text, language, path, context).problems
 
 
 def node_at(ra: RegionAnalysis, rel: int) -> tuple[ir.Chain, ir.Expr] | None:

@@ -358,7 +358,9 @@ def _print_coverage(checked: list[tuple[_Located, list[Problem]]]) -> None:
     tot = [0, 0, 0, 0]
     for loc, _ in checked:
         try:
-            c = coverage(analyze_cached(loc.text, language_for(None, loc.path) or "latex", loc.path))
+            language = language_for(None, loc.path) or "latex"
+            # the analysis `check` just made (same text and project context): a cache hit
+            c = coverage(analyze_cached(loc.text, language, loc.path, _context(loc.text, language, loc.path)))
         except Exception:  # noqa: BLE001 - stats never fail the run
             continue
         for k, v in enumerate((c.regions, c.parsed, c.shaped, c.skipped)):
