@@ -15,10 +15,12 @@ from typing import Any
 
 from . import ir
 from .document.macros import Macro, collect_macros, expand
-from .document.regions import Region, find_regions
+from .document.regions import Region, find_regions, update_regions
 from .parse import ParsedMath, parse_math
 from .problems import Problem, Related, Severity
-from .scope import Decl, Scope, assumption_statements, declarations_in, prose_declarations, resolve, size_equalities, symbol_name
+from .memo import IdMemo
+from .scope import (Decl, Scope, assumption_statements, declarations_in, may_state_sizes_or_assumptions, prose_declarations,
+                    prose_inert, resolve, size_equalities, symbol_name)
 from .shapes import Shape, ShapeChecker, ShapeResult
 
 Span = tuple[int, int]
@@ -46,6 +48,8 @@ class DocumentAnalysis:
     macros: dict[str, Macro]
     problems: list[Problem]
     context: Any = None  # the document.project.ProjectContext it was analysed with
+    prose: tuple | None = None  # prose_declarations' result, reused by the next version
+    pass1: tuple[Scope, str] | None = None  # the scope after pass 1 and its fingerprint, likewise
 
     def region_at(self, offset: int) -> RegionAnalysis | None:
         lo, hi = 0, len(self.regions) - 1
@@ -120,23 +124,45 @@ def _has_macros(text: str) -> bool:
             or text.startswith(("---", "\ufeff---")))  # KaTeX/MathJax macros in front matter
 
 
-def _declare_all(scope: Scope, text: str, regions: list[Region], parsed: list[ParsedMath], path: str | None, base: int = 0) -> None:
+@dataclass(frozen=True)
+class _Pass1:
+    """What one parsed region contributes to pass 1, before it meets the scope."""
+    decls: tuple[Decl, ...]  # spans relative to the region
+    chains: tuple[ir.Chain, ...]  # statements that may state sizes or assumptions
+
+
+_PASS1: IdMemo = IdMemo()
+_NO_PASS1 = _Pass1((), ())  # a region that declares nothing
+
+
+def _pass1(pm: ParsedMath) -> _Pass1:
+    return _PASS1.get(pm, lambda pm: _Pass1(
+        tuple(d for st in pm.math.statements for d in declarations_in(st)),
+        tuple(st for st in pm.math.statements if may_state_sizes_or_assumptions(st))))
+
+
+def _declare_all(scope: Scope, text: str, regions: list[Region], parsed: list[ParsedMath], path: str | None, base: int = 0,
+                 prose: tuple | None = None) -> tuple:
     """Pass 1: declarations anywhere in the text (papers declare after use too), prose
     declarations, size equalities and assumptions. ``path`` None: this document; spans are
-    shifted by ``base`` (the text is a piece of a file starting there)."""
-    for r, pm in zip(regions, parsed):
-        for st in pm.math.statements:
-            for d in declarations_in(st):
-                _declare(scope, _abs_decl(d, r.start + base, path))
-    pdecls, passump = prose_declarations(text, regions, parsed)
+    shifted by ``base`` (the text is a piece of a file starting there). ``prose``: the
+    prose declarations when already known; returns them."""
+    contributions = [_pass1(pm) for pm in parsed]
+    for r, c in zip(regions, contributions):
+        for d in c.decls:
+            _declare(scope, _abs_decl(d, r.start + base, path))
+    if prose is None:
+        prose = prose_declarations(text, regions, parsed)
+    pdecls, passump = prose
     for d in pdecls:
         _declare(scope, _abs_decl(d, base, path))
     for name, kinds in passump.items():
         scope.assumptions.setdefault(name, set()).update(kinds)
-    for pm in parsed:
-        for st in pm.math.statements:
+    for c in contributions:
+        for st in c.chains:
             size_equalities(st, scope)
             assumption_statements(st, scope)
+    return prose
 
 
 def _declare(scope: Scope, d: Decl) -> None:
@@ -169,21 +195,41 @@ def _seed_scope(context) -> Scope:
     return Scope(dict(base.decls), sizes, set(base.size_names), {k: set(v) for k, v in base.assumptions.items()}, [])
 
 
-def analyze(text: str, language: str, path: str | None = None, context=None) -> DocumentAnalysis:
+def analyze(text: str, language: str, path: str | None = None, context=None, previous: DocumentAnalysis | None = None) -> DocumentAnalysis:
     """``context``: a ``document.project.ProjectContext`` -- macros and declarations of the
-    other files of a LaTeX project (their problems' related information names those files)."""
-    regions = find_regions(text, language)
+    other files of a LaTeX project (their problems' related information names those files).
+    ``previous``: the analysis of an earlier version of this document; when the edit lies
+    inside one region, the work that region cannot affect is taken from it (the result is
+    the same as without it)."""
+    changed = None
+    if previous is not None and previous.language == language:
+        regions, changed = update_regions(previous.text, [ra.region for ra in previous.regions], text, language)
+    else:
+        regions = find_regions(text, language)
     macros = collect_macros(text) if _has_macros(text) else {}
     if context is not None and context.macros:
         macros = {**context.macros, **macros}  # this file's definitions win
     mfp = _macros_fp(macros)
     parsed = [_parse_region(r, macros, mfp) for r in regions]
 
-    scope = _seed_scope(context)
-    _declare_all(scope, text, regions, parsed, None)
+    prose = pass1 = None
+    if changed is not None and previous is not None and previous.macros == macros:
+        before, after = previous.regions[changed], parsed[changed]
+        old_regions = [ra.region for ra in previous.regions]
+        delta = len(text) - len(previous.text)
+        if previous.prose is not None and prose_inert(regions, parsed, changed) \
+                and prose_inert(old_regions, [ra.parsed for ra in previous.regions], changed):
+            prose = _shifted_prose(previous.prose, before.region.end, delta)
+            if previous.pass1 is not None and _same_context(previous.context, context) \
+                    and _pass1(before.parsed) == _pass1(after) == _NO_PASS1:
+                pass1 = _shifted_scope(previous.pass1[0], before.region.end, delta), previous.pass1[1]
+    if pass1 is None:
+        scope = _seed_scope(context)
+        prose = _declare_all(scope, text, regions, parsed, None, prose=prose)
+        pass1 = scope.snapshot(), _scope_fp(scope)
+    scope, decl_fp = pass1[0].snapshot(), pass1[1]
 
     # Pass 2: shapes, region by region; definitions (`M = …`) flow forward.
-    decl_fp = _scope_fp(scope)
     results: list[RegionAnalysis] = []
     problems: list[Problem] = []
     definitions: dict[str, ir.Expr] = {}
@@ -197,8 +243,9 @@ def analyze(text: str, language: str, path: str | None = None, context=None) -> 
                 definitions.setdefault(st.parts[0].name, st.parts[1])
         for name, shape, depends in _definitions(ra):
             if name not in scope.decls:
-                scope.declare(Decl(name, shape.rows, shape.cols, _first_span(ra, name), "", kind="defined", depends=depends))
-                decl_fp = _scope_fp(scope)
+                d = Decl(name, shape.rows, shape.cols, _first_span(ra, name), "", kind="defined", depends=depends)
+                scope.declare(d)
+                decl_fp = _extend_fp(decl_fp, d)
         for p in ra.problems:
             if p.code == "shape/undeclared":  # one hint per name per document
                 name = p.message.split(" is not declared", 1)[0]
@@ -213,7 +260,32 @@ def analyze(text: str, language: str, path: str | None = None, context=None) -> 
         problems.append(Problem("shape/redeclared", f"{new.name} was declared as {_shape_text(old)} before; this declares it as {_shape_text(new)}",
                                 new.span, Severity.WARNING, (Related(old.span, f"first declaration of {old.name}", old.path),)))
     problems.sort(key=lambda p: p.span)
-    return DocumentAnalysis(text, language, path, results, scope, macros, problems, context)
+    return DocumentAnalysis(text, language, path, results, scope, macros, problems, context, prose, pass1)
+
+
+def _same_context(a, b) -> bool:
+    return a is b or (a is not None and b is not None and a.fingerprint == b.fingerprint)
+
+
+def _shifted_scope(scope: Scope, after: int, delta: int) -> Scope:
+    """The pass-1 scope of the previous version, with this document's spans past the edit moved."""
+    if not delta:
+        return scope
+
+    def move(d: Decl) -> Decl:
+        return replace(d, span=_shift(d.span, delta)) if d.path is None and d.span[0] >= after else d
+
+    out = scope.snapshot()
+    out.decls = {k: move(d) for k, d in scope.decls.items()}
+    out.redeclared = [(move(a), move(b)) for a, b in scope.redeclared]
+    return out
+
+
+def _shifted_prose(prose: tuple, after: int, delta: int) -> tuple:
+    decls, assumptions = prose
+    if delta:
+        decls = [replace(d, span=_shift(d.span, delta)) if d.span[0] >= after else d for d in decls]
+    return decls, assumptions
 
 
 def _current_related(related: tuple[Related, ...], scope: Scope) -> tuple[Related, ...]:
@@ -229,17 +301,19 @@ def _current_related(related: tuple[Related, ...], scope: Scope) -> tuple[Relate
 
 def _claims(ra: RegionAnalysis, scope: Scope, definitions: dict, fp: str) -> None:
     """Derivatives the document states are checked numerically (claim/false)."""
-    if not any(len(st.parts) > 2 or (st.ops and not isinstance(st.parts[0], (ir.Sym, ir.Entry, ir.Indexed)))
-               for st in ra.statements if "=" in st.ops):
+    from .features.claims import check_claims, has_claim_form
+
+    if not _CLAIM_LIKE.get(ra.statements, has_claim_form):
         return
     if any(p.severity == Severity.ERROR for p in ra.problems):
         return  # an ill-shaped statement already has its diagnostic
-    from .features.claims import check_claims
-
     try:
         ra.problems.extend(check_claims(ra.statements, scope, definitions, fp))
     except Exception:  # noqa: BLE001 - claims are a bonus; never break diagnostics
         pass
+
+
+_CLAIM_LIKE: IdMemo = IdMemo()  # per cached statements: a keystroke elsewhere skips them
 
 
 def _shape_text(d: Decl) -> str:
@@ -250,6 +324,14 @@ def _shape_text(d: Decl) -> str:
     if d.cols == 1:
         return f"a {size_text(d.rows)}-vector"
     return f"{size_text(d.rows)}×{size_text(d.cols)}"
+
+
+def _extend_fp(fp: str, d: Decl) -> str:
+    """The fingerprint of a scope after declaring ``d`` in the scope of fingerprint ``fp``
+    (declaring is deterministic, so this identifies the new scope as well as hashing it all)."""
+    h = hashlib.blake2b(digest_size=12)
+    h.update(f"{fp}\0{d.name}\0{d.rows}\0{d.cols}\0{d.path}\0{d.kind}\0{sorted(d.depends)}".encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
 
 
 def _scope_fp(scope: Scope) -> str:
@@ -301,22 +383,15 @@ def _child_scope(scope: Scope) -> Scope:
     return Scope(scope.decls, s, scope.size_names, scope.assumptions, [])
 
 
-_DEF_CACHE: dict[int, tuple[ShapeResult, list]] = {}
+_DEFS: IdMemo = IdMemo()
 
 
 def _definitions(ra: RegionAnalysis):
     """`M = …` where M is a plain undeclared name and the right side has a known shape
     (memoised per cached shape result: a keystroke elsewhere must not redo it)."""
-    key = id(ra.shapes)
-    hit = _DEF_CACHE.get(key)
-    if hit is not None and hit[0] is ra.shapes:
-        return hit[1]
-    if len(_DEF_CACHE) > 50_000:
-        _DEF_CACHE.clear()
-    out = list(_definitions_uncached(ra))
-    if ra.shapes is not None:
-        _DEF_CACHE[key] = (ra.shapes, out)
-    return out
+    if ra.shapes is None:
+        return list(_definitions_uncached(ra))
+    return _DEFS.get(ra.shapes, lambda _: list(_definitions_uncached(ra)))
 
 
 def _definitions_uncached(ra: RegionAnalysis):
@@ -384,9 +459,16 @@ def analyze_cached(text: str, language: str, path: str | None = None, context=No
     hit = _DOC_CACHE.get(key)
     if hit is not None and hit.text == text:
         return hit
-    doc = analyze(text, language, path, context)
+    doc = analyze(text, language, path, context, previous=_LAST.get((path, language)) if path else None)
     _DOC_CACHE.put(key, doc)
+    if path:
+        _LAST[(path, language)] = doc
+        if len(_LAST) > 64:
+            del _LAST[next(iter(_LAST))]
     return doc
+
+
+_LAST: dict[tuple[str, str], DocumentAnalysis] = {}  # the latest analysis of each document
 
 
 def _active_context(path: str, text: str):

@@ -15,6 +15,7 @@ from typing import Any
 
 from . import ir
 from .ir import Expr
+from .memo import IdMemo
 from .sizes import Sizes, canonical_size_name, parse_size, sp
 
 Span = tuple[int, int]
@@ -68,6 +69,11 @@ class Scope:
 
     def copy(self) -> "Scope":
         return Scope(dict(self.decls), self.sizes, set(self.size_names), {k: set(v) for k, v in self.assumptions.items()}, list(self.redeclared))
+
+    def snapshot(self) -> "Scope":
+        """An independent copy (``copy`` shares the size bindings)."""
+        return Scope(dict(self.decls), self.sizes.copy(), set(self.size_names), {k: set(v) for k, v in self.assumptions.items()},
+                     list(self.redeclared))
 
     def assumptions_of(self, name: str) -> set[str]:
         out = set(self.assumptions.get(name, set()))
@@ -151,17 +157,16 @@ def index_names(chain: ir.Chain, scope: Scope) -> None:
             scope.size_names.add(canonical_size_name(name))
 
 
-_INDEX_CACHE: dict[int, tuple[ir.Chain, frozenset[str]]] = {}
+_INDEX_MEMO: IdMemo = IdMemo()
 
 
 def _index_letters(chain: ir.Chain) -> frozenset[str]:
-    """The index letters of one statement; memoised by identity (parsed trees are cached
-    and immutable, so every keystroke would otherwise re-walk the whole paper)."""
-    hit = _INDEX_CACHE.get(id(chain))
-    if hit is not None and hit[0] is chain:
-        return hit[1]
-    if len(_INDEX_CACHE) > 50_000:
-        _INDEX_CACHE.clear()
+    """The index letters of one statement (memoised: every keystroke would otherwise
+    re-walk the whole paper)."""
+    return _INDEX_MEMO.get(chain, _index_letters_uncached)
+
+
+def _index_letters_uncached(chain: ir.Chain) -> frozenset[str]:
     found: set[str] = set()
     for node in chain.walk():
         if isinstance(node, ir.Opaque) and _BIGOP_TEXT.match(node.text):
@@ -177,9 +182,7 @@ def _index_letters(chain: ir.Chain) -> frozenset[str]:
             name = symbol_name(node) or ""
             for m in _LABEL.finditer(name):
                 found.update(c for c in re.findall(r"(?<![\\A-Za-z])[A-Za-z](?![A-Za-z])", m.group(1) or m.group(2)))
-    out = frozenset(found)
-    _INDEX_CACHE[id(chain)] = (chain, out)
-    return out
+    return frozenset(found)
 
 
 def _size_letters(text: str) -> set[str]:
@@ -204,6 +207,20 @@ def size_equalities(chain: ir.Chain, scope: Scope) -> None:
             if a.name in scope.decls:
                 continue
             scope.sizes.merge_symbols(parse_size(a.name), parse_size(b.name) if isinstance(b, ir.Sym) else sp().Integer(int(b.value)))
+
+
+def may_state_sizes_or_assumptions(chain: ir.Chain) -> bool:
+    """Whether ``size_equalities`` or ``assumption_statements`` can learn anything from
+    this statement (a pure test, so pass 1 can skip the rest of a paper per keystroke)."""
+    if _index_letters(chain):
+        return True
+    for k, op in enumerate(chain.ops):
+        b = chain.parts[k + 1]
+        if op == "=" and (isinstance(b, ir.Transpose) or (isinstance(chain.parts[k], ir.Sym) and isinstance(b, (ir.Sym, ir.Num)))):
+            return True
+        if op in ("\\succ", "\\succeq") and isinstance(b, (ir.Num, ir.Zero)):
+            return True
+    return False
 
 
 def assumption_statements(chain: ir.Chain, scope: Scope) -> None:
@@ -259,7 +276,21 @@ def _abs(span: Span, region) -> Span:
 
 def _region_names(pm, region, allow_relation: bool = False) -> list[tuple[str, Span]] | None:
     """The names a region mentions when it is only names (``$A$``, ``$A, B$``, ``$x_1, \\dots, x_n$``)."""
-    if pm is None or not pm.math.statements or pm.issues:
+    if pm is None:
+        return None
+    rel = (_NAMES_REL if allow_relation else _NAMES).get(pm, lambda pm: _names_in(pm, allow_relation))
+    if rel is None:
+        return None
+    return [(name, _abs(span, region)) for name, span in rel]
+
+
+_NAMES: IdMemo = IdMemo()
+_NAMES_REL: IdMemo = IdMemo()
+
+
+def _names_in(pm, allow_relation: bool) -> tuple[tuple[str, Span], ...] | None:
+    """``_region_names`` with spans relative to the region (memoised per parsed region)."""
+    if not pm.math.statements or pm.issues:
         return None
     out: list[tuple[str, Span]] = []
     for st in pm.math.statements:
@@ -273,8 +304,8 @@ def _region_names(pm, region, allow_relation: bool = False) -> list[tuple[str, S
             name = symbol_name(it) if isinstance(it, (ir.Sym, ir.Indexed)) else None
             if name is None or it.span is None:
                 return None
-            out.append((name, _abs(it.span, region)))
-    return out or None
+            out.append((name, it.span))
+    return tuple(out) or None
 
 
 def _size_pair(raw: str):
@@ -289,6 +320,11 @@ def _single_size(raw: str):
     if re.search(r"\\times|×|=|\\in(?![A-Za-z])|,", raw):
         return None
     return parse_size(raw)
+
+
+_PAST_SIZE = 40  # how far past a size region prose_declarations reads ("$n$-dimensional vector")
+_SIZE_FIRST_GAP = 40  # longest gap in "an $n \\times n$ matrix $A$"
+_SIZE_AFTER_GAP = 80  # longest gap in "$A$ is an $n \\times n$ matrix"
 
 
 def prose_declarations(text: str, regions, parsed) -> tuple[list[Decl], dict[str, set[str]]]:
@@ -317,7 +353,7 @@ def prose_declarations(text: str, regions, parsed) -> tuple[list[Decl], dict[str
                 raw = regions[k].text.strip()
                 g = gap(k)
                 after = _region_names(parsed[k + 1], regions[k + 1])
-                if after and len(g) <= 40:
+                if after and len(g) <= _SIZE_FIRST_GAP:
                     pair = _size_pair(raw)
                     if pair and _MAT_AFTER_SIZE.match(g):
                         declare(after, pair[0], pair[1], raw)
@@ -366,10 +402,10 @@ def prose_declarations(text: str, regions, parsed) -> tuple[list[Decl], dict[str
             k = j + 1
             continue
         nxt = j + 1
-        if nxt < n and len(g) <= 80 and parsed[nxt] is not None and not parsed[nxt].issues:
+        if nxt < n and len(g) <= _SIZE_AFTER_GAP and parsed[nxt] is not None and not parsed[nxt].issues:
             raw = regions[nxt].text.strip()
             sts = parsed[nxt].math.statements
-            after = text[regions[nxt].outer_end : regions[nxt].outer_end + 40]
+            after = text[regions[nxt].outer_end : regions[nxt].outer_end + _PAST_SIZE]
             space = _space_shape(sts[0].parts[0]) if len(sts) == 1 and not sts[0].ops else None
             pair = _size_pair(raw)
             if space is not None and isinstance(sts[0].parts[0], ir.Space) and _IN_SPACE.match(g):
@@ -390,6 +426,26 @@ def prose_declarations(text: str, regions, parsed) -> tuple[list[Decl], dict[str
         if names and len(names) == 1 and parsed[k].math.statements[0].ops and _SCALAR_RE.match(gap(k)[:160]):
             declare(names, one, one, "scalar")
     return decls, assumptions
+
+
+def prose_inert(regions, parsed, k: int) -> bool:
+    """Whether ``prose_declarations`` ignores the text of region ``k``: it is not a list of
+    names, and no neighbour reads it (as the size after "$A$ is an", the size before
+    "matrix $A$", or within the few characters read past a size). Then an edit inside
+    region ``k`` leaves the prose declarations as they were, with spans shifted."""
+    def gap(j: int) -> int:
+        return regions[j + 1].outer_start - regions[j].outer_end
+
+    if _region_names(parsed[k], regions[k]) or _region_names(parsed[k], regions[k], allow_relation=True):
+        return False
+    if k + 1 < len(regions) and gap(k) <= _SIZE_FIRST_GAP and _region_names(parsed[k + 1], regions[k + 1]):
+        return False
+    m = k  # region m read as the size after names in region m - 1, with _PAST_SIZE more characters
+    while m >= 1 and (m == k or regions[m].outer_end + _PAST_SIZE > regions[k].outer_start):
+        if gap(m - 1) <= _SIZE_AFTER_GAP and _region_names(parsed[m - 1], regions[m - 1]):
+            return False
+        m -= 1
+    return True
 
 
 # ------------------------------------------------------------------ resolution of names

@@ -88,6 +88,12 @@ class Sizes:
         self._bind: dict[Any, Any] = {}
         self._n = 0
 
+    def copy(self) -> "Sizes":
+        out = Sizes()
+        out._bind = dict(self._bind)
+        out._n = self._n
+        return out
+
     def fresh(self) -> Any:
         self._n += 1
         return sp().Symbol(f"_u{self._n}", integer=True, positive=True)

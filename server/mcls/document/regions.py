@@ -73,6 +73,73 @@ def find_regions(text: str, language: str) -> list[Region]:
     return _markdown(text) if language == "markdown" else _latex(text)
 
 
+def update_regions(old_text: str, old: list[Region], text: str, language: str) -> tuple[list[Region], int | None]:
+    """``find_regions(text, language)`` after an edit of ``old_text``, and the index of the
+    one region whose content changed (None: the regions were found afresh).
+
+    When the edit lies inside the content of one LaTeX region, only that region is
+    scanned again. This is exact, not a heuristic: the LaTeX scanner's only state at
+    the top level is its offset, the text before the region is unchanged (and no token
+    of the scanner reaches from before a region into its content), and once the region
+    closes at the same place (shifted by the edit), the rest of the text is the old
+    rest. Markdown keeps state across a paragraph (code spans, openers that failed to
+    close reach into later text), so it is always scanned afresh.
+    """
+    if language == "markdown" or not old or not text:
+        return find_regions(text, language), None
+    p, q = _common_ends(old_text, text)
+    k = _last_start_at_most(old, p)
+    if k < 0:
+        return find_regions(text, language), None
+    r = old[k]
+    delta = len(text) - len(old_text)
+    if len(old_text) - q > r.end:
+        return find_regions(text, language), None
+    again = _latex(text, r.outer_start, limit=1)
+    if not again:
+        return find_regions(text, language), None
+    a = again[0]
+    if (a.outer_start, a.start, a.kind, a.env, a.display, a.closed) != (r.outer_start, r.start, r.kind, r.env, r.display, r.closed) \
+            or a.end != r.end + delta or a.outer_end != r.outer_end + delta:
+        return find_regions(text, language), None
+    rest = [Region(x.start + delta, x.end + delta, x.outer_start + delta, x.outer_end + delta, x.display, x.kind, x.env, x.text, x.closed)
+            for x in old[k + 1:]] if delta else old[k + 1:]
+    return old[:k] + [a] + rest, k
+
+
+def _last_start_at_most(regions: list[Region], offset: int) -> int:
+    lo, hi = 0, len(regions)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if regions[mid].start <= offset:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo - 1
+
+
+def _common_ends(a: str, b: str) -> tuple[int, int]:
+    """Lengths of the common prefix and of the common suffix (not overlapping it), found
+    by bisection on slice comparisons, which run at memcmp speed."""
+    m = min(len(a), len(b))
+    lo, hi = 0, m
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    p = lo
+    lo, hi = 0, m - p
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid:] == b[len(b) - mid:]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return p, lo
+
+
 # ----------------------------------------------------------------- shared
 
 _NL = r"(?:\r\n|\r(?!\n)|\n)"  # one break; never stops between \r and \n
@@ -112,11 +179,11 @@ _TEX_DEF_GAP = re.compile(r"(?:[ \t*]|#\d|" + _NL + r"(?![ \t]*+(?:[\r\n]|\Z)))*
 _TEX_CS = re.compile(r"\\(?:[A-Za-z@]+|[^\r\n])")
 
 
-def _latex(text: str) -> list[Region]:
+def _latex(text: str, i: int = 0, limit: int | None = None) -> list[Region]:
+    """Regions from offset ``i`` (a top-level position), at most ``limit`` of them."""
     out: list[Region] = []
     n = len(text)
-    i = 0
-    while (m := _TEX_TOP.search(text, i)) is not None:
+    while (m := _TEX_TOP.search(text, i)) is not None and (limit is None or len(out) < limit):
         s, tok = m.start(), m.group()
         i = m.end()
         if tok == "%":

@@ -15,6 +15,13 @@ from ..scope import Scope
 _CACHE: "OrderedDict[tuple, tuple[Problem, ...]]" = OrderedDict()
 
 
+def has_claim_form(statements: tuple[ir.Chain, ...]) -> bool:
+    """Whether any statement has the form of a claim ``check_claims`` looks at (a cheap
+    structural test, independent of the scope)."""
+    return any(op == "=" and isinstance(st.parts[k], (ir.Derivative, ir.Differential))
+               for st in statements for k, op in enumerate(st.ops))
+
+
 def check_claims(statements: tuple[ir.Chain, ...], scope: Scope, definitions: dict[str, ir.Expr], scope_key) -> list[Problem]:
     out: list[Problem] = []
     for st in statements:
