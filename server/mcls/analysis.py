@@ -210,7 +210,11 @@ def analyze(text: str, language: str, path: str | None = None, context=None, pre
     if context is not None and context.macros:
         macros = {**context.macros, **macros}  # this file's definitions win
     mfp = _macros_fp(macros)
-    parsed = [_parse_region(r, macros, mfp) for r in regions]
+    if changed is not None and previous is not None and previous.macros == macros:
+        parsed = [ra.parsed for ra in previous.regions]  # same texts, same macros
+        parsed[changed] = _parse_region(regions[changed], macros, mfp)
+    else:
+        parsed = [_parse_region(r, macros, mfp) for r in regions]
 
     prose = pass1 = None
     if changed is not None and previous is not None and previous.macros == macros:
@@ -301,19 +305,35 @@ def _current_related(related: tuple[Related, ...], scope: Scope) -> tuple[Relate
 
 def _claims(ra: RegionAnalysis, scope: Scope, definitions: dict, fp: str) -> None:
     """Derivatives the document states are checked numerically (claim/false)."""
-    from .features.claims import check_claims, has_claim_form
-
-    if not _CLAIM_LIKE.get(ra.statements, has_claim_form):
+    names = _CLAIM_NAMES.get(ra.statements, _claim_names)
+    if names is None:
         return
     if any(p.severity == Severity.ERROR for p in ra.problems):
         return  # an ill-shaped statement already has its diagnostic
+    defs = tuple(definitions[n] for n in sorted(names) if n in definitions)
+    key = (id(ra.statements), fp, tuple(id(e) for e in defs))
+    hit = _CLAIM_RESULTS.get(key)  # the entry keeps the keyed objects alive: ids stay unique
+    if hit is not None and hit[0] is ra.statements and all(a is b for a, b in zip(hit[1], defs)):
+        ra.problems.extend(hit[2])
+        return
+    from .features.claims import check_claims
+
     try:
-        ra.problems.extend(check_claims(ra.statements, scope, definitions, fp))
+        found = tuple(check_claims(ra.statements, scope, definitions, fp))
     except Exception:  # noqa: BLE001 - claims are a bonus; never break diagnostics
-        pass
+        found = ()
+    _CLAIM_RESULTS.put(key, (ra.statements, defs, found))
+    ra.problems.extend(found)
 
 
-_CLAIM_LIKE: IdMemo = IdMemo()  # per cached statements: a keystroke elsewhere skips them
+def _claim_names(statements):
+    from .features.claims import claim_names
+
+    return claim_names(statements)
+
+
+_CLAIM_NAMES: IdMemo = IdMemo()  # per cached statements: a keystroke elsewhere skips them
+_CLAIM_RESULTS = _Cache()
 
 
 def _shape_text(d: Decl) -> str:

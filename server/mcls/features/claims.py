@@ -15,11 +15,15 @@ from ..scope import Scope
 _CACHE: "OrderedDict[tuple, tuple[Problem, ...]]" = OrderedDict()
 
 
-def has_claim_form(statements: tuple[ir.Chain, ...]) -> bool:
-    """Whether any statement has the form of a claim ``check_claims`` looks at (a cheap
-    structural test, independent of the scope)."""
-    return any(op == "=" and isinstance(st.parts[k], (ir.Derivative, ir.Differential))
-               for st in statements for k, op in enumerate(st.ops))
+def claim_names(statements: tuple[ir.Chain, ...]) -> frozenset[str] | None:
+    """The names on the left of the statements' claims (whose definitions a claim's value
+    depends on), or None when no statement has the form of a claim (a cheap structural
+    test, independent of the scope)."""
+    lefts = [st.parts[k] for st in statements for k, op in enumerate(st.ops)
+             if op == "=" and isinstance(st.parts[k], (ir.Derivative, ir.Differential))]
+    if not lefts:
+        return None
+    return frozenset(n.name for lhs in lefts for n in lhs.walk() if isinstance(n, ir.Sym))
 
 
 def check_claims(statements: tuple[ir.Chain, ...], scope: Scope, definitions: dict[str, ir.Expr], scope_key) -> list[Problem]:
