@@ -77,8 +77,29 @@ class _LspWorkspace(Workspace):
         super().update_text_document(text_doc, change)
 
 
+_HANDLED = object()  # a message this protocol already answered while reading it
+
+
 class _Protocol(LanguageServerProtocol):
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        # LSP: a request whose params do not deserialise gets an InvalidParams (-32602)
+        # response; pygls raised out of its reader, popped up an error in the editor and
+        # never answered, so the client waited forever.
+        try:
+            return super().structure_message(data)
+        except Exception as exc:
+            from pygls.exceptions import JsonRpcException, JsonRpcInternalError
+
+            if not ("id" in data and "method" in data):
+                raise
+            err = exc if isinstance(exc, JsonRpcException) else JsonRpcInternalError(str(exc))
+            log.warning("invalid %s request %r: %s", data.get("method"), data.get("id"), exc.__cause__ or exc)
+            self._send_response(data["id"], None, err.to_response_error())
+            return _HANDLED
+
     def handle_message(self, message: Any) -> None:
+        if message is _HANDLED:
+            return
         # LSP: a request after shutdown gets InvalidRequest; pygls dropped it silently,
         # leaving the client waiting for an answer that never comes.
         method = getattr(message, "method", "")
@@ -480,10 +501,28 @@ def serve(tcp: tuple[str, int] | None = None, log_level: str = "WARNING") -> Non
     logging.getLogger("asyncio").addFilter(_QuietExit())
     server = build_server()
     if tcp is None:
-        server.start_io()
+        server.start_io(stdin=_ResyncingStdin(sys.stdin.buffer))
     else:
         server.start_tcp(*tcp)
     _leave(server)
+
+
+class _ResyncingStdin:
+    """stdin for pygls's reader, which finds a header only at the start of a line: bytes
+    before a ``Content-Length:`` header on its line (junk a client or a wrapper script
+    wrote without a newline) are dropped, so the stream stays in step instead of losing
+    every later message."""
+
+    def __init__(self, inner: Any):
+        self._inner = inner
+
+    def readline(self) -> bytes:
+        line = self._inner.readline()
+        i = line.find(b"Content-Length:")
+        return line[i:] if i > 0 else line
+
+    def read(self, n: int) -> bytes:
+        return self._inner.read(n)
 
 
 def _leave(server: MclsServer) -> None:
