@@ -47,3 +47,54 @@ def test_equations_and_conditions_are_not_claims():
     doc = (r"Let $A \in \mathbb{R}^{m\times n}$, $x \in \mathbb{R}^n$, $b \in \mathbb{R}^m$, $W \in \mathbb{R}^{n\times k}$. "
            r"The normal equations $A^\top A x = A^\top b$ and $W^\top W = I_k$.")
     assert claims(doc) == []
+
+
+# ---------------------------------------------------------------- identities `lhs = rhs`
+
+DECL = (r"Let $A, B, C \in \mathbb{R}^{n\times n}$, $U \in \mathbb{R}^{n\times k}$, $W \in \mathbb{R}^{k\times k}$, "
+        r"$V \in \mathbb{R}^{k\times n}$, $x, y \in \mathbb{R}^n$. ")
+
+
+def test_true_identities_are_silent():
+    doc = DECL + (
+        r"We have $(AB)^\top = B^\top A^\top$, $(AB)^{-1} = B^{-1}A^{-1}$, "
+        r"$\operatorname{tr}(ABC) = \operatorname{tr}(CAB)$, $\det(AB) = \det(A)\det(B)$, "
+        r"$x^\top A y = \operatorname{tr}(A y x^\top)$, $\|Ax\|^2 = x^\top A^\top A x$, "
+        r"$(A + UWV)^{-1} = A^{-1} - A^{-1}U(W^{-1} + VA^{-1}U)^{-1}VA^{-1}$ and "
+        r"$\operatorname{vec}(ABC) = (C^\top \otimes A)\operatorname{vec}(B)$."
+    )
+    assert claims(doc) == []
+
+
+def test_false_identities_are_warnings_with_the_left_side_as_fix():
+    from mcls import verify
+    from mcls.analysis import analyze
+    from mcls.parse import parse_math
+
+    doc = DECL + r"Note that $(AB)^\top = A^\top B^\top$ and $(A+B)^{-1} = A^{-1} + B^{-1}$."
+    got = claims(doc)
+    assert [doc[slice(*p.span)] for p in got] == [r"A^\top B^\top", r"A^{-1} + B^{-1}"]
+    assert got[0].fix == r"B^\top A^\top" and r"B^\top A^\top" in got[0].message
+    assert got[1].fix is None  # nothing simpler than the left side to offer
+    # The suggested right side is the left side's value (checked numerically).
+    scope = analyze(doc, "markdown").scope
+    lhs = parse_math(r"(AB)^\top").math.statements[0].parts[0]
+    fixed = parse_math(got[0].fix).math.statements[0].parts[0]
+    assert verify.verify_identity(lhs, fixed, scope).ok
+
+
+def test_equations_and_conditions_with_the_same_symbols_are_not_identities():
+    doc = DECL + (
+        r"The normal equations $A^\top A x = A^\top b$, the eigenvalue problem $A x = \lambda x$, "
+        r"$U^\top U = I_k$, $A^2 = A$, $A^\top A - I = 0$. "
+        r"If $AB = BA$, the two commute. Suppose $A^\top B = B^\top A$. "
+        r"Find $x$ such that $x^\top A x = x^\top B x$."
+        "\n\n" r"$$\min_x \|x\|^2 \quad\text{s.t.}\quad x^\top A x = x^\top B x$$"
+    )
+    assert claims(doc) == []
+
+
+def test_a_false_step_of_an_expansion_is_found():
+    doc = DECL + r"Expanding, $$\|Ax - y\|^2 = (Ax - y)^\top (Ax - y) = x^\top A^\top A x - x^\top A^\top y + y^\top y.$$"
+    got = claims(doc)
+    assert len(got) == 1 and doc[slice(*got[0].span)] == r"x^\top A^\top A x - x^\top A^\top y + y^\top y"

@@ -241,7 +241,7 @@ def analyze(text: str, language: str, path: str | None = None, context=None, pre
     for r, pm in zip(regions, parsed):
         ra = _check_region(r, pm, scope, decl_fp)
         results.append(ra)
-        _claims(ra, scope, definitions, decl_fp)
+        _claims(ra, scope, definitions, decl_fp, text)
         for st in ra.statements:
             if st.ops and st.ops[0] in ("=", ":=") and isinstance(st.parts[0], ir.Sym) and len(st.parts) > 1:
                 definitions.setdefault(st.parts[0].name, st.parts[1])
@@ -303,15 +303,18 @@ def _current_related(related: tuple[Related, ...], scope: Scope) -> tuple[Relate
     return tuple(out)
 
 
-def _claims(ra: RegionAnalysis, scope: Scope, definitions: dict, fp: str) -> None:
+def _claims(ra: RegionAnalysis, scope: Scope, definitions: dict, fp: str, text: str) -> None:
     """Derivatives the document states are checked numerically (claim/false)."""
     names = _CLAIM_NAMES.get(ra.statements, _claim_names)
     if names is None:
         return
     if any(p.severity == Severity.ERROR for p in ra.problems):
         return  # an ill-shaped statement already has its diagnostic
+    from .features.claims import is_conditional
+
     defs = tuple(definitions[n] for n in sorted(names) if n in definitions)
-    key = (id(ra.statements), fp, tuple(id(e) for e in defs))
+    conditional = is_conditional(text, ra.region)
+    key = (id(ra.statements), fp, tuple(id(e) for e in defs), conditional)
     hit = _CLAIM_RESULTS.get(key)  # the entry keeps the keyed objects alive: ids stay unique
     if hit is not None and hit[0] is ra.statements and all(a is b for a, b in zip(hit[1], defs)):
         ra.problems.extend(hit[2])
@@ -319,7 +322,7 @@ def _claims(ra: RegionAnalysis, scope: Scope, definitions: dict, fp: str) -> Non
     from .features.claims import check_claims
 
     try:
-        found = tuple(check_claims(ra.statements, scope, definitions, fp))
+        found = tuple(check_claims(ra.statements, scope, definitions, fp, conditional))
     except Exception:  # noqa: BLE001 - claims are a bonus; never break diagnostics
         found = ()
     _CLAIM_RESULTS.put(key, (ra.statements, defs, found))

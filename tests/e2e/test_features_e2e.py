@@ -195,3 +195,30 @@ async def test_true_and_false_claims_over_the_server(client: LanguageClient):
     claims = [d for d in params.diagnostics if d.code == "claim/false"]
     assert len(claims) == 1 and claims[0].range.start.line == 2
     assert claims[0].severity == types.DiagnosticSeverity.Warning and "A^\\top" in claims[0].message
+
+
+async def test_false_identity_and_its_quick_fix_over_the_server(client: LanguageClient):
+    text = (
+        "Let $A, B \\in \\mathbb{R}^{n\\times n}$ 😀.\r\n"
+        "True: $\\operatorname{tr}(AB) = \\operatorname{tr}(BA)$.\r\n"
+        "False: $(AB)^\\top = A^\\top B^\\top$ ⊙.\r\n"
+    )
+    uri = "file:///tmp/e2e-identity.tex"
+    open_doc(client, uri, text, "latex")
+    params = await published(client, uri, 1)
+    claims = [d for d in params.diagnostics if d.code == "claim/false"]
+    assert len(claims) == 1
+    assert claims[0].range.start == pos(text, "A^\\top B^\\top") and claims[0].range.end == pos(text, "A^\\top B^\\top", len("A^\\top B^\\top"))
+    actions = await asyncio.wait_for(
+        client.text_document_code_action_async(
+            types.CodeActionParams(text_document=types.TextDocumentIdentifier(uri=uri), range=claims[0].range,
+                                   context=types.CodeActionContext(diagnostics=claims))
+        ),
+        TIMEOUT,
+    )
+    fix = next(a for a in actions if a.kind == types.CodeActionKind.QuickFix)
+    if fix.edit is None:
+        fix = await asyncio.wait_for(client.code_action_resolve_async(fix), TIMEOUT)
+    new = apply(text, fix.edit.document_changes[0].edits)
+    assert new == text.replace("= A^\\top B^\\top", "= B^\\top A^\\top")
+    assert [p for p in analyze(new, "latex").problems if p.code == "claim/false"] == []

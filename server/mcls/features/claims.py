@@ -6,6 +6,7 @@ numerical verification (while mcls's own result verifies) becomes a
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 
 from .. import ir
@@ -20,18 +21,22 @@ def claim_names(statements: tuple[ir.Chain, ...]) -> frozenset[str] | None:
     depends on), or None when no statement has the form of a claim (a cheap structural
     test, independent of the scope)."""
     lefts = [st.parts[k] for st in statements for k, op in enumerate(st.ops)
-             if op == "=" and isinstance(st.parts[k], (ir.Derivative, ir.Differential))]
+             if op == "=" and (isinstance(st.parts[k], (ir.Derivative, ir.Differential)) or _general_identity(st.parts[k], st.parts[k + 1]))]
     if not lefts:
         return None
     return frozenset(n.name for lhs in lefts for n in lhs.walk() if isinstance(n, ir.Sym))
 
 
-def check_claims(statements: tuple[ir.Chain, ...], scope: Scope, definitions: dict[str, ir.Expr], scope_key) -> list[Problem]:
+def check_claims(statements: tuple[ir.Chain, ...], scope: Scope, definitions: dict[str, ir.Expr], scope_key,
+                 conditional: bool = False) -> list[Problem]:
+    """``conditional``: the statements are stated under a condition (see
+    ``is_conditional``), so an `lhs = rhs` there is an assumption, not an identity."""
     out: list[Problem] = []
     for st in statements:
         for k, op in enumerate(st.ops):
             lhs, rhs = st.parts[k], st.parts[k + 1]
-            if op == "=" and not isinstance(lhs, ir.Derivative) and _identity_candidate(st, k, scope):
+            if op == "=" and not isinstance(lhs, ir.Derivative) and (isinstance(lhs, ir.Differential) or not conditional) \
+                    and _identity_candidate(st, k, scope):
                 key = ("identity", lhs, rhs, scope_key)
                 hit = _CACHE.get(key)
                 if hit is None:
@@ -54,19 +59,41 @@ def check_claims(statements: tuple[ir.Chain, ...], scope: Scope, definitions: di
     return out
 
 
+# Words that make an equation a condition or an equation to solve rather than an identity:
+# "if $AB = BA$", "assume", "such that", "subject to", "solve", "the eigenvalue equation", …
+_CONDITION_WORDS = re.compile(
+    r"\b(?:if|iff|when|whenever|unless|let|assum\w*|suppos\w*|provided|given|such\s+that|so\s+that|s\.\s?t\.|subject\s+to|"
+    r"satisf\w*|solv\w*|solutions?|constrain\w*|conditions?|requir\w*|commut\w*|equations?|find|unknowns?|eigen\w*|"
+    r"stationar\w*|optimality|setting|impos\w*|enforc\w*|whose|where)\b", re.I)
+_SENTENCE_START = re.compile(r"[.!?;]\s|\n[ \t]*\n|\\(?:item|section|subsection|paragraph)\b|\\\\")
+_MATH_TEXT = re.compile(r"\\(?:text\w*|mbox|mathrm|operatorname\*?)\s*\{([^{}]*)\}|\\(?:quad|qquad)\b")
+
+
+def is_conditional(text: str, region) -> bool:
+    """Whether the math of ``region`` is stated under a condition: a condition word in its
+    sentence before it, or in a ``\\text{…}`` inside it (`\\quad\\text{s.t.}`)."""
+    before = text[max(0, region.outer_start - 240):region.outer_start]
+    m = None
+    for m in _SENTENCE_START.finditer(before):
+        pass
+    sentence = before[m.end():] if m else before
+    if _CONDITION_WORDS.search(sentence):
+        return True
+    return any(_CONDITION_WORDS.search(t.group(1) or "") for t in _MATH_TEXT.finditer(region.text) if t.group(1))
+
+
 _LEAVES_OK = (ir.Sym, ir.Num, ir.Basis, ir.UnitVec, ir.Ones, ir.Identity, ir.Zero, ir.Entry, ir.Differential)
 _OPS_OK = (ir.Add, ir.Neg, ir.Mul, ir.Div, ir.Transpose, ir.Inverse, ir.Power, ir.Hadamard, ir.Kron, ir.Frob, ir.Func, ir.Norm)
 
 
 def _identity_candidate(st: ir.Chain, k: int, scope: Scope) -> bool:
-    """`lhs = rhs` worth checking as an identity: the left side is not a name being
-    defined (`M = …`, `y = X\beta + \varepsilon` are definitions and models), and both
-    sides are made only of declared symbols and operators mcls evaluates exactly."""
+    """`lhs = rhs` worth checking as an identity (see ``_general_identity``), or the
+    differential of a compound expression (`d(X^{-1}) = …`)."""
     lhs, rhs = st.parts[k], st.parts[k + 1]
-    # Only differentials of compound expressions (`d(X^{-1}) = …`): a general `lhs = rhs`
-    # in a paper is as often an equation to solve (`A^\top A x = A^\top b`) or a condition
-    # (`W^\top W = I_k`) as an identity, and checking those would cry wolf.
-    if not (isinstance(lhs, ir.Differential) and not isinstance(lhs.of, ir.Sym)):
+    if isinstance(lhs, ir.Differential):
+        if isinstance(lhs.of, ir.Sym):
+            return False
+    elif not _general_identity(lhs, rhs):
         return False
     if isinstance(lhs, ir.Mul) and len(lhs.factors) == 2 and isinstance(lhs.factors[0], ir.Sym) and lhs.factors[0].name not in scope.decls:
         return False  # f(X) = …
@@ -79,8 +106,36 @@ def _identity_candidate(st: ir.Chain, k: int, scope: Scope) -> bool:
     return True
 
 
+_NAMES_ONLY = (ir.Sym, ir.Indexed, ir.Entry)
+_CONSTANTS = (ir.Num, ir.Zero, ir.Identity, ir.Ones)
+
+
+def _symbols(x: ir.Expr) -> frozenset[str]:
+    return frozenset(n.name for n in x.walk() if isinstance(n, ir.Sym))
+
+
+def _general_identity(lhs: ir.Expr, rhs: ir.Expr) -> bool:
+    """A paper's `lhs = rhs` is an identity to check only when it has the form of one.
+    Definitions and models name a symbol on the left (`M = …`, `y = X\\beta + \\varepsilon`);
+    conditions set something to a constant or to a bare symbol (`W^\\top W = I_k`,
+    `\\nabla f = 0`, `P^2 = P`); equations to solve relate different symbols on the two
+    sides (`A^\\top A x = A^\\top b`, `A v = \\lambda v`, `A^\\top P + P A = -Q`). What is
+    left -- the same symbols on both sides, rearranged (`(AB)^\\top = B^\\top A^\\top`,
+    `\\operatorname{tr}(AB) = \\operatorname{tr}(BA)`, the steps of an expansion) -- holds
+    for all values of its symbols or is a mistake."""
+    if isinstance(lhs, _NAMES_ONLY) or isinstance(rhs, _NAMES_ONLY + _CONSTANTS):
+        return False
+    if isinstance(rhs, ir.Neg) and isinstance(rhs.x, _NAMES_ONLY + _CONSTANTS):
+        return False
+    names = _symbols(lhs)
+    return bool(names) and names == _symbols(rhs)
+
+
 def _check_identity(lhs: ir.Expr, rhs: ir.Expr, scope: Scope) -> list[Problem]:
     from .. import verify
+
+    if not isinstance(lhs, ir.Differential):
+        return _check_general_identity(lhs, rhs, scope)
 
     from .. import calculus
 
@@ -102,6 +157,33 @@ def _check_identity(lhs: ir.Expr, rhs: ir.Expr, scope: Scope) -> list[Problem]:
     right = to_latex(dF)
     return [Problem("claim/false", f"this differential is not right: mcls computes {right} (the two sides differ on random instances, relative error {v.max_rel_error:.2g})",
                     rhs.span or (0, 0), Severity.WARNING, fix=right)]
+
+
+def _check_general_identity(lhs: ir.Expr, rhs: ir.Expr, scope: Scope) -> list[Problem]:
+    from .. import verify
+
+    try:
+        v = verify.verify_identity(lhs, rhs, scope, trials=3)
+    except Exception:  # noqa: BLE001
+        return []
+    if v.ok or v.reason is None or "differ (relative" not in v.reason or not v.max_rel_error > 1e-3:
+        return []  # true, or not evaluable here (a log of a negative determinant, …): say nothing
+    # The value of the left side as mcls writes it, when that says more than the left side
+    # itself: the right side (AB)ᵀ = B^⊤A^⊤ should have.
+    from .. import calculus
+    from ..render.latex import to_latex
+    from ..simplify import simplify
+
+    fix = None
+    try:
+        left = simplify(lhs, calculus.shapes_for(lhs, scope, rhs))
+        if left != lhs and verify.verify_identity(lhs, left, scope, trials=3).ok:
+            fix = to_latex(left)
+    except Exception:  # noqa: BLE001 - the warning stands without a suggestion
+        fix = None
+    value = f"; the left side equals {fix}" if fix else ""
+    return [Problem("claim/false", f"this identity does not hold: the two sides differ on random instances (relative error {v.max_rel_error:.2g}){value}",
+                    rhs.span or (0, 0), Severity.WARNING, fix=fix)]
 
 
 def _mentions(x: ir.Expr, name: str) -> bool:
