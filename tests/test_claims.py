@@ -98,3 +98,13 @@ def test_a_false_step_of_an_expansion_is_found():
     doc = DECL + r"Expanding, $$\|Ax - y\|^2 = (Ax - y)^\top (Ax - y) = x^\top A^\top A x - x^\top A^\top y + y^\top y.$$"
     got = claims(doc)
     assert len(got) == 1 and doc[slice(*got[0].span)] == r"x^\top A^\top A x - x^\top A^\top y + y^\top y"
+
+
+def test_claims_that_hold_are_listed_apart_as_verified():
+    from mcls.analysis import analyze
+
+    doc = DECL + r"We have $(AB)^\top = B^\top A^\top$ and $\frac{\partial}{\partial A}\operatorname{tr}(AB) = B^\top$, but $(AB)^{-1} = A^{-1}B^{-1}$."
+    d = analyze(doc, "markdown")
+    assert [p.code for p in d.problems] == ["claim/false"]
+    assert [doc[slice(*p.span)] for p in d.verified] == [r"B^\top A^\top", r"B^\top"]
+    assert all(p.code == "claim/verified" and p.severity.name == "INFORMATION" for p in d.verified)

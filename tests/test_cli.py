@@ -232,3 +232,12 @@ def test_serve_tcp_argument() -> None:
     assert build_parser().parse_args(["serve", "--tcp", "[::1]:2087"]).tcp == ("::1", 2087)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--tcp", "localhost"])
+
+
+def test_check_verified_lists_the_claims_that_hold(tmp_path: Path) -> None:
+    f = tmp_path / "ids.md"
+    f.write_text("Let $A, B \\in \\mathbb{R}^{n\\times n}$. We have $(AB)^\\top = B^\\top A^\\top$.\n", encoding="utf-8")
+    assert run_cli("check", str(f)).stdout == ""
+    res = run_cli("check", "--verified", str(f))
+    assert res.returncode == 0
+    assert f"{f}:1:61: information[claim/verified]: this identity is right" in res.stdout

@@ -33,6 +33,7 @@ class RegionAnalysis:
     statements: tuple[ir.Chain, ...] = ()  # resolved
     shapes: ShapeResult | None = None
     problems: list[Problem] = field(default_factory=list)  # spans relative, related absolute
+    verified: tuple[Problem, ...] = ()  # claims that hold (claim/verified), spans relative
 
     def shape_of(self, node: ir.Expr) -> Shape | None:
         return self.shapes.get(node) if self.shapes else None
@@ -49,6 +50,7 @@ class DocumentAnalysis:
     problems: list[Problem]
     context: Any = None  # the document.project.ProjectContext it was analysed with
     prose: tuple | None = None  # prose_declarations' result, reused by the next version
+    verified: list[Problem] = field(default_factory=list)  # claims that hold: shown on request
     pass1: tuple[Scope, str] | None = None  # the scope after pass 1 and its fingerprint, likewise
 
     def region_at(self, offset: int) -> RegionAnalysis | None:
@@ -264,7 +266,8 @@ def analyze(text: str, language: str, path: str | None = None, context=None, pre
         problems.append(Problem("shape/redeclared", f"{new.name} was declared as {_shape_text(old)} before; this declares it as {_shape_text(new)}",
                                 new.span, Severity.WARNING, (Related(old.span, f"first declaration of {old.name}", old.path),)))
     problems.sort(key=lambda p: p.span)
-    return DocumentAnalysis(text, language, path, results, scope, macros, problems, context, prose, pass1)
+    verified = [replace(p, span=_shift(p.span, ra.region.start)) for ra in results for p in ra.verified]
+    return DocumentAnalysis(text, language, path, results, scope, macros, problems, context, prose=prose, verified=verified, pass1=pass1)
 
 
 def _same_context(a, b) -> bool:
@@ -304,7 +307,8 @@ def _current_related(related: tuple[Related, ...], scope: Scope) -> tuple[Relate
 
 
 def _claims(ra: RegionAnalysis, scope: Scope, definitions: dict, fp: str, text: str) -> None:
-    """Derivatives the document states are checked numerically (claim/false)."""
+    """Derivatives and identities the document states are checked numerically (claim/false;
+    the ones that hold go to ``ra.verified``)."""
     names = _CLAIM_NAMES.get(ra.statements, _claim_names)
     if names is None:
         return
@@ -317,16 +321,21 @@ def _claims(ra: RegionAnalysis, scope: Scope, definitions: dict, fp: str, text: 
     key = (id(ra.statements), fp, tuple(id(e) for e in defs), conditional)
     hit = _CLAIM_RESULTS.get(key)  # the entry keeps the keyed objects alive: ids stay unique
     if hit is not None and hit[0] is ra.statements and all(a is b for a, b in zip(hit[1], defs)):
-        ra.problems.extend(hit[2])
-        return
+        found = hit[2]
+    else:
+        found = _check_claims(ra, scope, definitions, fp, conditional)
+        _CLAIM_RESULTS.put(key, (ra.statements, defs, found))
+    ra.problems.extend(p for p in found if p.code != "claim/verified")
+    ra.verified = tuple(p for p in found if p.code == "claim/verified")
+
+
+def _check_claims(ra: RegionAnalysis, scope: Scope, definitions: dict, fp: str, conditional: bool) -> tuple[Problem, ...]:
     from .features.claims import check_claims
 
     try:
-        found = tuple(check_claims(ra.statements, scope, definitions, fp, conditional))
+        return tuple(check_claims(ra.statements, scope, definitions, fp, conditional))
     except Exception:  # noqa: BLE001 - claims are a bonus; never break diagnostics
-        found = ()
-    _CLAIM_RESULTS.put(key, (ra.statements, defs, found))
-    ra.problems.extend(found)
+        return ()
 
 
 def _claim_names(statements):

@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", metavar="FILE")
     check.add_argument("--format", choices=["text", "json", "sarif"], default="text")
     check.add_argument("--stats", action="store_true", help="print a summary on stderr")
+    check.add_argument("--verified", action="store_true",
+                       help="also list the derivatives and identities the document states that mcls verified (claim/verified)")
     check.set_defaults(run=_cmd_check)
 
     grad = sub.add_parser("grad", help="differentiate a matrix expression")
@@ -175,7 +177,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
             status = EXIT_USAGE
             continue
         try:
-            problems = _analyse(text, language, path)
+            problems = _analyse(text, language, path, args.verified)
         except Exception as exc:  # an analysis bug must not hide the other files' results
             print(f"mcls: internal error while checking {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
             if os.environ.get("MCLS_DEBUG"):
@@ -238,11 +240,13 @@ def _repository_root(path: str) -> str | None:
     return None
 
 
-def _analyse(text: str, language: str, path: str) -> list[Problem]:
-    from mcls.analysis import check_document
+def _analyse(text: str, language: str, path: str, verified: bool = False) -> list[Problem]:
+    from mcls.analysis import analyze_cached, check_document
 
     context = _context(text, language, path)
     problems = check_document(text, language, path) if context is None else check_document(text, language, path, context=context)
+    if verified:  # the same cached analysis
+        problems = problems + analyze_cached(text, language, path, context=context).verified
     return sorted(problems, key=lambda p: (p.span, int(p.severity), p.code))
 
 

@@ -15,7 +15,7 @@ from mcls.analysis import analyze
 from mcls.document.text import LineIndex
 from mcls.problems import Severity
 
-from lsp_client import TIMEOUT, make_client, open_doc, published  # type: ignore[import-not-found]
+from lsp_client import SERVER, TIMEOUT, make_client, open_doc, published  # type: ignore[import-not-found]
 
 TEX = (
     "% ∂ ⊙ 😀 notes\r\n"
@@ -222,3 +222,27 @@ async def test_false_identity_and_its_quick_fix_over_the_server(client: Language
     new = apply(text, fix.edit.document_changes[0].edits)
     assert new == text.replace("= A^\\top B^\\top", "= B^\\top A^\\top")
     assert [p for p in analyze(new, "latex").problems if p.code == "claim/false"] == []
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER, client_factory=make_client))
+async def verified_client(lsp_client: LanguageClient):
+    lsp_client.set_configuration({"mcls": {"claims": {"showVerified": True}}})
+    await lsp_client.initialize_session(types.InitializeParams(capabilities=client_capabilities("visual-studio-code")))
+    yield
+    await asyncio.wait_for(lsp_client.shutdown_session(), TIMEOUT)
+
+
+async def test_verified_claims_are_marked_when_the_setting_asks(verified_client: LanguageClient):
+    text = "Let $A, B \\in \\mathbb{R}^{n\\times n}$. We have $(AB)^\\top = B^\\top A^\\top$.\n"
+    uri = "file:///tmp/e2e-verified.md"
+    open_doc(verified_client, uri, text, "markdown")
+    await published(verified_client, uri, 1)
+    # The settings may arrive after the first check: the server checks again then.
+    want = [("claim/verified", types.DiagnosticSeverity.Information, pos(text, "B^\\top A^\\top"))]
+    for _ in range(200):
+        last = [p for p in verified_client.published if p.uri == uri][-1]
+        got = [(d.code, d.severity, d.range.start) for d in last.diagnostics]
+        if got == want:
+            break
+        await asyncio.sleep(0.02)
+    assert got == want

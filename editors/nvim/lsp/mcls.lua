@@ -23,7 +23,7 @@ return {
   init_options = { hoverFormat = 'unicode' },
   -- Answered to the server's workspace/configuration requests (section "mcls").
   -- Keys: hover.format (auto|unicode|latex|image), inlayHints.shapes (bool),
-  -- wrt (string), diagnostics.enable (bool), timeoutMs (number).
+  -- wrt (string), diagnostics.enable (bool), claims.showVerified (bool), timeoutMs (number).
   settings = { mcls = vim.empty_dict() },
   on_init = function(client)
     -- Turn any $...$ math left in hovers into Unicode before a float shows it.

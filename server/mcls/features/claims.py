@@ -150,7 +150,9 @@ def _check_identity(lhs: ir.Expr, rhs: ir.Expr, scope: Scope) -> list[Problem]:
         v = verify.verify_identity(dF, rhs, scope)
     except Exception:  # noqa: BLE001
         return []
-    if v.ok or v.reason is None or "differ (relative" not in v.reason or not v.max_rel_error > 1e-3:
+    if v.ok:
+        return [_verified(rhs, "this differential", v)]
+    if v.reason is None or "differ (relative" not in v.reason or not v.max_rel_error > 1e-3:
         return []
     from ..render.latex import to_latex
 
@@ -166,7 +168,9 @@ def _check_general_identity(lhs: ir.Expr, rhs: ir.Expr, scope: Scope) -> list[Pr
         v = verify.verify_identity(lhs, rhs, scope, trials=3)
     except Exception:  # noqa: BLE001
         return []
-    if v.ok or v.reason is None or "differ (relative" not in v.reason or not v.max_rel_error > 1e-3:
+    if v.ok:
+        return [_verified(rhs, "this identity", v)]
+    if v.reason is None or "differ (relative" not in v.reason or not v.max_rel_error > 1e-3:
         return []  # true, or not evaluable here (a log of a negative determinant, …): say nothing
     # The value of the left side as mcls writes it, when that says more than the left side
     # itself: the right side (AB)ᵀ = B^⊤A^⊤ should have.
@@ -184,6 +188,13 @@ def _check_general_identity(lhs: ir.Expr, rhs: ir.Expr, scope: Scope) -> list[Pr
     value = f"; the left side equals {fix}" if fix else ""
     return [Problem("claim/false", f"this identity does not hold: the two sides differ on random instances (relative error {v.max_rel_error:.2g}){value}",
                     rhs.span or (0, 0), Severity.WARNING, fix=fix)]
+
+
+def _verified(rhs: ir.Expr, what: str, v) -> Problem:
+    """A claim that holds: information, shown only when the user asks (mcls.claims.showVerified,
+    `mcls check --verified`)."""
+    return Problem("claim/verified", f"{what} is right: verified numerically (max rel. error {v.max_rel_error:.1g}, {v.trials} trials)",
+                   rhs.span or (0, 0), Severity.INFORMATION)
 
 
 def _mentions(x: ir.Expr, name: str) -> bool:
@@ -225,7 +236,9 @@ def _check(d: ir.Derivative, claimed: ir.Expr, scope: Scope, definitions: dict[s
             v = verify.verify_component(f, wrt, claimed, scope, i=i, j=j)
     except Exception:  # noqa: BLE001
         return []
-    if v.ok or v.reason is None or "differs" not in v.reason:
+    if v.ok:
+        return [_verified(claimed, "this derivative", v)]
+    if v.reason is None or "differs" not in v.reason:
         return []
     right = to_latex(dv.result)
     return [Problem("claim/false", f"this derivative is not right: mcls computes {right} (verified numerically; the stated one differs, relative error {v.max_rel_error:.2g})",

@@ -178,7 +178,8 @@ class MclsServer(LanguageServer):
             snap = self.snapshot(uri)
             problems: list[Problem] = []
             if snap.language is not None and config(self, "diagnostics.enable", True) is not False:
-                problems = await self.analyse(_check, snap.text, snap.language, snap.path)
+                problems = await self.analyse(_check, snap.text, snap.language, snap.path,
+                                              config(self, "claims.showVerified", False) is True)
             if self.workspace.get_text_document(uri).version != snap.version:
                 return  # superseded: the newer edit scheduled its own run
             diagnostics = [to_diagnostic(p, snap.positions, uri) for p in problems]
@@ -194,12 +195,14 @@ class MclsServer(LanguageServer):
 # Analysis entry points, run on the worker thread.
 
 
-def _check(text: str, language: str, path: str | None) -> list[Problem]:
+def _check(text: str, language: str, path: str | None, show_verified: bool = False) -> list[Problem]:
     import gc
 
-    from mcls.analysis import check_document_cached
+    from mcls import analysis
 
-    out = list(check_document_cached(text, language, path))
+    out = list(analysis.check_document_cached(text, language, path))
+    if show_verified:  # the same cached analysis
+        out = sorted(out + analysis.analyze_cached(text, language, path).verified, key=lambda p: p.span)
     # The caches hold ~10^5 long-lived objects: keep them out of the collector's
     # full passes, whose 50+ ms pauses were the keystroke p95.
     gc.freeze()
@@ -327,7 +330,11 @@ def build_server() -> MclsServer:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: MclsServer, params: types.InitializedParams) -> None:
         ls._pool.submit(_warm_up)
+        before = getattr(ls, "_config", None)
         await refresh_config(ls)
+        if getattr(ls, "_config", None) != before:  # documents opened meanwhile were checked without the settings
+            for uri in list(ls.workspace.text_documents):
+                _guard(ls.schedule_diagnostics, uri)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: MclsServer, params: types.DidChangeConfigurationParams) -> None:
