@@ -18,7 +18,7 @@
 // the npm registry for the first run, which installs code-server into a cache
 // (env MCLS_E2E_CACHE, default ~/.cache/mcls-vscode-e2e/code-server-<version>;
 // ≈ 2 min cold, then ≈ 30 s per run). Exit status: 0 pass, 1 fail, 2 missing
-// prerequisites.
+// prerequisites, 3 code-server could not be installed from the npm registry.
 //   --screenshot  also writes images/hover.png (the README's screenshot)
 //   --keep        keeps the temporary directory (workspace, logs, screenshots)
 
@@ -99,13 +99,31 @@ function prerequisites() {
   return { chromium, rg, python, mclsVersion };
 }
 
-function installCodeServer(rg) {
+const INSTALL_TIMEOUT = 240_000; // one `npm install` of code-server (≈ 70 s on a fresh machine)
+const INSTALLED = '.mcls-e2e-installed'; // written after a complete install: an interrupted one is redone
+
+/** Runs npm in its own process group (stopped by cleanup() too); resolves to its exit code, or 'timeout'. */
+function npmInstall(env) {
+  return new Promise((resolve) => {
+    const child = spawn('npm', ['install', `code-server@${CODE_SERVER}`, `playwright-core@${PLAYWRIGHT}`],
+      { cwd: cacheDir, env, stdio: 'inherit', detached: true });
+    started.push({ name: 'npm install', child });
+    const timer = setTimeout(() => {
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+      resolve('timeout');
+    }, INSTALL_TIMEOUT);
+    child.once('error', () => { clearTimeout(timer); resolve('error'); });
+    child.once('exit', (code, signal) => { clearTimeout(timer); resolve(code ?? signal); });
+  });
+}
+
+async function installCodeServer(rg) {
   const bin = path.join(cacheDir, 'node_modules', '.bin', 'code-server');
-  const pw = path.join(cacheDir, 'node_modules', 'playwright-core', 'package.json');
-  if (fs.existsSync(bin) && fs.existsSync(pw)) {
+  if (fs.existsSync(path.join(cacheDir, INSTALLED)) && fs.existsSync(bin)) {
     return bin;
   }
-  log(`installing code-server ${CODE_SERVER} and playwright-core ${PLAYWRIGHT} into ${cacheDir} (≈ 2 min, once)`);
+  log(`installing code-server ${CODE_SERVER} and playwright-core ${PLAYWRIGHT} into ${cacheDir} (≈ 1–2 min, once)`);
+  fs.rmSync(path.join(cacheDir, 'node_modules'), { recursive: true, force: true }); // an interrupted install
   fs.mkdirSync(cacheDir, { recursive: true });
   fs.writeFileSync(path.join(cacheDir, 'package.json'), JSON.stringify({ private: true, name: 'mcls-vscode-e2e-cache' }));
   // @vscode/ripgrep downloads rg from GitHub at install time; give it Debian's rg from its cache instead.
@@ -127,10 +145,20 @@ function installCodeServer(rg) {
     npm_config_fund: 'false',
     npm_config_audit: 'false',
   };
-  const r = spawnSync('npm', ['install', `code-server@${CODE_SERVER}`, `playwright-core@${PLAYWRIGHT}`], { cwd: cacheDir, env, stdio: 'inherit' });
-  if (r.status !== 0 || !fs.existsSync(bin)) {
-    throw new Error(`npm install of code-server failed (exit ${r.status}); see https://github.com/coder/code-server/blob/main/docs/npm.md`);
+  // One retry for a transient registry error; none after a timeout (a slow registry stays slow).
+  let status = await npmInstall(env);
+  if (status !== 0 && status !== 'timeout') {
+    log(`npm install failed (${status}); trying once more`);
+    fs.rmSync(path.join(cacheDir, 'node_modules'), { recursive: true, force: true });
+    status = await npmInstall(env);
   }
+  if (status !== 0 || !fs.existsSync(bin)) {
+    // Exit 3: the npm registry (or the build of code-server's native modules) let us down, not the extension.
+    console.error(`e2e: could not install code-server ${CODE_SERVER} from the npm registry (npm install: ${status === 'timeout' ? `no result in ${INSTALL_TIMEOUT / 1000} s` : `exit ${status}`}); see https://github.com/coder/code-server/blob/main/docs/npm.md`);
+    await cleanup();
+    process.exit(3);
+  }
+  fs.writeFileSync(path.join(cacheDir, INSTALLED), `code-server@${CODE_SERVER} playwright-core@${PLAYWRIGHT}\n`);
   return bin;
 }
 
@@ -286,7 +314,7 @@ async function runDerivationAction(page, text) {
 async function main() {
   const pre = prerequisites();
   log(`python ${pre.python} (${pre.mclsVersion}), chromium ${pre.chromium}`);
-  const codeServer = installCodeServer(pre.rg);
+  const codeServer = await installCodeServer(pre.rg);
   const require = createRequire(path.join(cacheDir, 'package.json'));
   const { chromium } = require('playwright-core');
   const vsix = buildVsix();
@@ -343,6 +371,8 @@ async function main() {
     startProcess('chromium', pre.chromium, [
       '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
       '--no-default-browser-check', '--disable-extensions', '--password-store=basic',
+      // no connections of its own: this machine's network refuses them, and they only slow chromium down
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic',
       `--remote-debugging-port=${cdpPort}`, `--user-data-dir=${path.join(work, 'chromium')}`,
       '--window-size=1400,900', 'about:blank',
     ], { env }, path.join(work, 'chromium.log'));
