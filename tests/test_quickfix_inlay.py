@@ -69,3 +69,26 @@ def test_jacobian_action_inserts_a_verified_kronecker_form():
     assert r"\otimes" in new and new.startswith(doc.rstrip("\n"))
     assert not new.endswith("\n\n"), "no trailing blank line at the end of the document"
     assert [p for p in analyze(new, "markdown").problems if p.severity == Severity.ERROR] == []
+
+
+def test_numpy_action_takes_undeclared_symbols_as_arguments():
+    """X is not declared (its shape comes from its use): it is still an input of the code,
+    and the code runs and matches central differences."""
+    import numpy as np
+
+    text = "$M = A X X^\\top A^\\top$\n$A \\in \\mathbb{R}^{n\\times n}$\n"
+    d = analyze(text, "latex")
+    act = next(a for a in actions_at(d, 1, 1) if a.data["what"] == "numpy")
+    block = resolve(d, act.data)[0].new_text
+    code = block.split("\\begin{verbatim}", 1)[1].split("\\end{verbatim}", 1)[0]
+    assert "import numpy as np" in code and "verified numerically" in block
+    ns: dict = {}
+    exec(code, ns)  # noqa: S102 - code mcls generated, run as a reader would
+    rng = np.random.default_rng(5)
+    A, X = rng.normal(size=(3, 3)), rng.normal(size=(3, 2))
+    M = lambda A: A @ X @ X.T @ A.T  # noqa: E731
+    h = 1e-6
+    for i, j in [(0, 0), (2, 1)]:
+        E = np.zeros_like(A)
+        E[i, j] = h
+        assert np.allclose(ns["component"](A, X, i, j), (M(A + E) - M(A - E)) / (2 * h), atol=1e-6)

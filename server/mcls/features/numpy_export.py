@@ -9,10 +9,11 @@ from . import derive
 
 
 def arguments(dv: derive.Derivation, scope: Scope) -> list[tuple[str, str]]:
-    """(python name, LaTeX name) of every declared symbol of f, in order of appearance."""
+    """(python name, LaTeX name) of every symbol of f, in order of appearance: the declared
+    ones and those whose shape mcls inferred from their use (all are inputs of the code)."""
     from ..render.numpy_code import python_names
 
-    names = [n for n in derive.free_symbols(dv.f) if n in scope.decls]
+    names = derive.free_symbols(dv.f)
     if dv.wrt.name not in names:
         names.insert(0, dv.wrt.name)
     py = python_names(names)
@@ -24,11 +25,11 @@ def numpy_source(dv: derive.Derivation, scope: Scope, name: str | None = None) -
     from ..render.numpy_code import size_table, sizes_from_arguments, to_numpy_function
 
     args = arguments(dv, scope)
-    dims = {latex: (str(scope.decls[latex].rows), str(scope.decls[latex].cols)) for _, latex in args}
     # The result has the shape of f (component) or of X (gradient): say so, so that
     # context-sized constants in it (`e_i`, `E_ij`) get their sizes.
     like = dv.f if (dv.index is not None or dv.kind != "scalar") else dv.wrt
     st = shapes_for(dv.result, scope, dv.f, dv.wrt, same=[(dv.result, like)])
+    dims = {latex: (str(scope.decls[latex].rows), str(scope.decls[latex].cols)) for _, latex in args if latex in scope.decls}
     size_of = sizes_from_arguments(size_table(args, dims), st.get)
 
     def is_scalar(x: ir.Expr):
