@@ -88,7 +88,9 @@ def test_equations_and_conditions_with_the_same_symbols_are_not_identities():
         r"The normal equations $A^\top A x = A^\top b$, the eigenvalue problem $A x = \lambda x$, "
         r"$U^\top U = I_k$, $A^2 = A$, $A^\top A - I = 0$. "
         r"If $AB = BA$, the two commute. Suppose $A^\top B = B^\top A$. "
-        r"Find $x$ such that $x^\top A x = x^\top B x$."
+        r"Find $x$ such that $x^\top A x = x^\top B x$. "
+        r"The matrix $A$ is normal, i.e. $A^\top A = A A^\top$. For orthogonal $C$, $C^\top C = C C^\top$. "
+        r"Since $B$ is idempotent, $B^2 x = B x$. For a projection $B$, $\operatorname{tr}(B) = \operatorname{rank}(B)$."
         "\n\n" r"$$\min_x \|x\|^2 \quad\text{s.t.}\quad x^\top A x = x^\top B x$$"
     )
     assert claims(doc) == []

@@ -59,14 +59,21 @@ def check_claims(statements: tuple[ir.Chain, ...], scope: Scope, definitions: di
     return out
 
 
-# Words that make an equation a condition or an equation to solve rather than an identity:
-# "if $AB = BA$", "assume", "such that", "subject to", "solve", "the eigenvalue equation", …
+# Words that make an equation a condition, an equation to solve or a consequence of a
+# property rather than an identity: "if $AB = BA$", "assume", "such that", "solve", "since
+# $P$ is idempotent", "for orthogonal $Q$", "$A$ is normal, i.e. …". An identity that
+# holds only under a property mcls does not model must not be called false.
 _CONDITION_WORDS = re.compile(
     r"\b(?:if|iff|when|whenever|unless|let|assum\w*|suppos\w*|provided|given|such\s+that|so\s+that|s\.\s?t\.|subject\s+to|"
-    r"satisf\w*|solv\w*|solutions?|constrain\w*|conditions?|requir\w*|commut\w*|equations?|find|unknowns?|eigen\w*|"
-    r"stationar\w*|optimality|setting|impos\w*|enforc\w*|whose|where)\b", re.I)
-_SENTENCE_START = re.compile(r"[.!?;]\s|\n[ \t]*\n|\\(?:item|section|subsection|paragraph)\b|\\\\")
-_MATH_TEXT = re.compile(r"\\(?:text\w*|mbox|mathrm|operatorname\*?)\s*\{([^{}]*)\}|\\(?:quad|qquad)\b")
+    r"satisf\w*|solv\w*|solutions?|constrain\w*|conditions?|requir\w*|equations?|find|unknowns?|where|whose|"
+    r"since|because|i\.\s?e\.|that\s+is|namely|"
+    r"commut\w*|eigen\w*|stationar\w*|optimal\w*|minimi[sz]\w*|maximi[sz]\w*|critical|setting|impos\w*|enforc\w*|"
+    r"orthogonal|orthonormal|unitary|idempotent|projections?|projectors?|normal|nilpotent|involut\w*|permutations?|"
+    r"rotations?|reflections?|triangular|diagonal\w*|circulant|toeplitz|stochastic|singular|rank|null\s*space|kernel)(?!\w)", re.I)
+# A sentence starts after . ! ? ; (not the dot of i.e., e.g., cf.), a blank line or \item.
+_SENTENCE_START = re.compile(r"(?<!\bi\.e)(?<!\be\.g)(?<!\bcf)(?<!\bviz)(?<!\bresp)(?<!\bvs)[.!?;]\s|\n[ \t]*\n"
+                             r"|\\(?:item|section|subsection|paragraph)\b|\\\\")
+_MATH_TEXT = re.compile(r"\\(?:text\w*|mbox|mathrm|operatorname\*?)\s*\{([^{}]*)\}")
 
 
 def is_conditional(text: str, region) -> bool:
@@ -186,7 +193,9 @@ def _check_general_identity(lhs: ir.Expr, rhs: ir.Expr, scope: Scope) -> list[Pr
     except Exception:  # noqa: BLE001 - the warning stands without a suggestion
         fix = None
     value = f"; the left side equals {fix}" if fix else ""
-    return [Problem("claim/false", f"this identity does not hold: the two sides differ on random instances (relative error {v.max_rel_error:.2g}){value}",
+    names = ", ".join(sorted(_symbols(lhs)))
+    return [Problem("claim/false", f"this identity does not hold for all {names}: the two sides differ on random instances "
+                    f"(relative error {v.max_rel_error:.2g}){value}. If it holds under a condition, say so in its sentence (\"if …\", \"since …\")",
                     rhs.span or (0, 0), Severity.WARNING, fix=fix)]
 
 
