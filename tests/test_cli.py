@@ -63,6 +63,20 @@ def test_version_imports_nothing_heavy() -> None:
     assert res.stderr.strip() == "[]"
 
 
+def test_server_starts_without_the_analysis() -> None:
+    """`initialize` is answered before sympy, numpy, Lark or the analysis are imported
+    (they load on the worker thread afterwards): the server's start-up is pygls's own."""
+    code = (
+        "import sys\n"
+        "from mcls.lsp.server import build_server\n"
+        "build_server()\n"
+        "heavy = [m for m in ('sympy', 'numpy', 'lark', 'mcls.analysis', 'mcls.parse') if m in sys.modules]\n"
+        "print(heavy, file=sys.stderr)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.stderr.strip() == "[]"
+
+
 def test_no_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
 

@@ -27,11 +27,9 @@ from dataclasses import dataclass
 from .. import ir
 from ..analysis import DocumentAnalysis
 from .navigation import _RegionCache, key, symbol_index
+from .semantic_legend import TOKEN_MODIFIERS, TOKEN_TYPES
 
 Span = tuple[int, int]
-
-TOKEN_TYPES = ["variable", "parameter", "function", "operator", "macro", "type", "number"]
-TOKEN_MODIFIERS = ["declaration", "definition", "readonly", "defaultLibrary", "matrix", "vector", "scalar"]
 
 
 @dataclass(frozen=True)

@@ -209,7 +209,7 @@ def _cap(ls: Any, dotted: str, default: Any = None) -> Any:
 
 
 def legend() -> types.SemanticTokensLegend:
-    from mcls.features.semantic import TOKEN_MODIFIERS, TOKEN_TYPES
+    from mcls.features.semantic_legend import TOKEN_MODIFIERS, TOKEN_TYPES
 
     return types.SemanticTokensLegend(token_types=list(TOKEN_TYPES), token_modifiers=list(TOKEN_MODIFIERS))
 
