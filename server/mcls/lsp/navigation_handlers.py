@@ -10,7 +10,6 @@ refused rename, which is answered with an error carrying the reason, as LSP asks
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import string
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
+
+from mcls.lsp.guard import answers_empty_on_error, at_position
 
 log = logging.getLogger(__name__)
 
@@ -232,91 +233,62 @@ def register(server: Any) -> None:
         return snap, await ls.analyse(fn, snap.text, snap.language, snap.path, *args)
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
+    @answers_empty_on_error("definition")
     async def definition(ls: Any, params: types.DefinitionParams) -> list[types.Location] | None:
         return await _goto(ls, params, "definition")
 
     @server.feature(types.TEXT_DOCUMENT_DECLARATION)
+    @answers_empty_on_error("declaration")
     async def declaration(ls: Any, params: types.DeclarationParams) -> list[types.Location] | None:
         return await _goto(ls, params, "declaration")
 
     async def _goto(ls: Any, params: Any, kind: str) -> list[types.Location] | None:
-        try:
-            snap = ls.snapshot(params.text_document.uri)
-            if snap.language is None:
-                return None
-            offset = snap.positions.offset(params.position)
-            _, targets = await _run(ls, snap.uri, _definition, offset, kind)
-            return await _locations(ls, snap, targets or []) or None
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s failed for %s", kind, params.text_document.uri)
+        if (at := at_position(ls, params)) is None:
             return None
+        snap, offset = at
+        _, targets = await _run(ls, snap.uri, _definition, offset, kind)
+        return await _locations(ls, snap, targets or []) or None
 
     @server.feature(types.TEXT_DOCUMENT_REFERENCES)
+    @answers_empty_on_error("references")
     async def references(ls: Any, params: types.ReferenceParams) -> list[types.Location] | None:
-        try:
-            snap = ls.snapshot(params.text_document.uri)
-            if snap.language is None:
-                return None
-            offset = snap.positions.offset(params.position)
-            include = bool(params.context.include_declaration) if params.context else True
-            _, spans = await _run(ls, snap.uri, _references, offset, include)
-            return [types.Location(uri=snap.uri, range=snap.positions.range(s)) for s in spans] or None
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("references failed for %s", params.text_document.uri)
+        if (at := at_position(ls, params)) is None:
             return None
+        snap, offset = at
+        include = bool(params.context.include_declaration) if params.context else True
+        _, spans = await _run(ls, snap.uri, _references, offset, include)
+        return [types.Location(uri=snap.uri, range=snap.positions.range(s)) for s in spans] or None
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)
+    @answers_empty_on_error("documentHighlight")
     async def highlight(ls: Any, params: types.DocumentHighlightParams) -> list[types.DocumentHighlight] | None:
-        try:
-            snap = ls.snapshot(params.text_document.uri)
-            if snap.language is None:
-                return None
-            offset = snap.positions.offset(params.position)
-            _, found = await _run(ls, snap.uri, _highlights, offset)
-            kinds = {"write": types.DocumentHighlightKind.Write, "read": types.DocumentHighlightKind.Read}
-            return [types.DocumentHighlight(range=snap.positions.range(s), kind=kinds.get(k)) for s, k in found] or None
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("documentHighlight failed for %s", params.text_document.uri)
+        if (at := at_position(ls, params)) is None:
             return None
+        snap, offset = at
+        _, found = await _run(ls, snap.uri, _highlights, offset)
+        kinds = {"write": types.DocumentHighlightKind.Write, "read": types.DocumentHighlightKind.Read}
+        return [types.DocumentHighlight(range=snap.positions.range(s), kind=kinds.get(k)) for s, k in found] or None
 
     @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
+    @answers_empty_on_error("prepareRename")
     async def prepare_rename(ls: Any, params: types.PrepareRenameParams) -> types.PrepareRenamePlaceholder | None:
-        try:
-            snap = ls.snapshot(params.text_document.uri)
-            if snap.language is None:
-                return None
-            offset = snap.positions.offset(params.position)
-            _, place = await _run(ls, snap.uri, _prepare_rename, offset)
-            if place is None:
-                return None
-            return types.PrepareRenamePlaceholder(range=snap.positions.range(place.span), placeholder=place.placeholder)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("prepareRename failed for %s", params.text_document.uri)
+        if (at := at_position(ls, params)) is None:
             return None
+        snap, offset = at
+        _, place = await _run(ls, snap.uri, _prepare_rename, offset)
+        if place is None:
+            return None
+        return types.PrepareRenamePlaceholder(range=snap.positions.range(place.span), placeholder=place.placeholder)
 
     @server.feature(types.TEXT_DOCUMENT_RENAME)
+    @answers_empty_on_error("rename")
     async def rename(ls: Any, params: types.RenameParams) -> types.WorkspaceEdit | None:
         from mcls.features.navigation import RenameError
 
-        try:
-            snap = ls.snapshot(params.text_document.uri)
-            if snap.language is None:
-                return None
-            offset = snap.positions.offset(params.position)
-            _, edits = await _run(ls, snap.uri, _rename, offset, params.new_name)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("rename failed for %s", params.text_document.uri)
+        if (at := at_position(ls, params)) is None:
             return None
+        snap, offset = at
+        _, edits = await _run(ls, snap.uri, _rename, offset, params.new_name)
         if isinstance(edits, RenameError):
             raise JsonRpcException(f"mcls: {edits}", code=REQUEST_FAILED)
         text_edits = [types.TextEdit(range=snap.positions.range(e.span), new_text=e.new_text) for e in edits]
@@ -328,19 +300,14 @@ def register(server: Any) -> None:
         return types.WorkspaceEdit(changes={snap.uri: text_edits})
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    @answers_empty_on_error("documentSymbol")
     async def document_symbol(ls: Any, params: types.DocumentSymbolParams) -> Any:
-        try:
-            snap, items = await _run(ls, params.text_document.uri, _symbols)
-            if items is None:
-                return None
-            if _cap(ls, "text_document.document_symbol.hierarchical_document_symbol_support", False):
-                return [_document_symbol(snap, it) for it in items]
-            return _flat_symbols(snap, items)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("documentSymbol failed for %s", params.text_document.uri)
+        snap, items = await _run(ls, params.text_document.uri, _symbols)
+        if items is None:
             return None
+        if _cap(ls, "text_document.document_symbol.hierarchical_document_symbol_support", False):
+            return [_document_symbol(snap, it) for it in items]
+        return _flat_symbols(snap, items)
 
     async def _semantic(ls: Any, uri: str, rng: types.Range | None) -> types.SemanticTokens:
         from mcls.features.semantic import encode
@@ -358,76 +325,54 @@ def register(server: Any) -> None:
         return types.SemanticTokens(data=encode(tokens or [], position))
 
     @server.feature(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL, legend())
+    @answers_empty_on_error("semanticTokens/full")
     async def semantic_full(ls: Any, params: types.SemanticTokensParams) -> types.SemanticTokens | None:
-        try:
-            return await _semantic(ls, params.text_document.uri, None)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("semanticTokens/full failed for %s", params.text_document.uri)
-            return None
+        return await _semantic(ls, params.text_document.uri, None)
 
     @server.feature(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_RANGE, legend())
+    @answers_empty_on_error("semanticTokens/range")
     async def semantic_range(ls: Any, params: types.SemanticTokensRangeParams) -> types.SemanticTokens | None:
-        try:
-            return await _semantic(ls, params.text_document.uri, params.range)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("semanticTokens/range failed for %s", params.text_document.uri)
-            return None
+        return await _semantic(ls, params.text_document.uri, params.range)
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=COMPLETION_TRIGGERS))
+    @answers_empty_on_error("completion")
     async def completion(ls: Any, params: types.CompletionParams) -> types.CompletionList | None:
-        try:
-            snap = ls.snapshot(params.text_document.uri)
-            if snap.language is None:
-                return None
-            offset = snap.positions.offset(params.position)
-            _, result = await _run(ls, snap.uri, _complete, offset)
-            if result is None:
-                return None
-            snippets = bool(_cap(ls, "text_document.completion.completion_item.snippet_support", False))
-            rng = snap.positions.range(result.span)
-            items = []
-            for it in result.items:
-                use_snippet = snippets and it.snippet is not None
-                items.append(types.CompletionItem(
-                    label=it.label,
-                    kind=_COMPLETION_KINDS.get(it.kind),
-                    detail=it.detail or None,
-                    documentation=it.documentation or None,
-                    sort_text=it.sort or None,
-                    filter_text=it.filter,
-                    insert_text_format=types.InsertTextFormat.Snippet if use_snippet else types.InsertTextFormat.PlainText,
-                    text_edit=types.TextEdit(range=rng, new_text=it.snippet if use_snippet else it.insert),
-                ))
-            return types.CompletionList(is_incomplete=False, items=items)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("completion failed for %s", params.text_document.uri)
+        if (at := at_position(ls, params)) is None:
             return None
+        snap, offset = at
+        _, result = await _run(ls, snap.uri, _complete, offset)
+        if result is None:
+            return None
+        snippets = bool(_cap(ls, "text_document.completion.completion_item.snippet_support", False))
+        rng = snap.positions.range(result.span)
+        items = []
+        for it in result.items:
+            use_snippet = snippets and it.snippet is not None
+            items.append(types.CompletionItem(
+                label=it.label,
+                kind=_COMPLETION_KINDS.get(it.kind),
+                detail=it.detail or None,
+                documentation=it.documentation or None,
+                sort_text=it.sort or None,
+                filter_text=it.filter,
+                insert_text_format=types.InsertTextFormat.Snippet if use_snippet else types.InsertTextFormat.PlainText,
+                text_edit=types.TextEdit(range=rng, new_text=it.snippet if use_snippet else it.insert),
+            ))
+        return types.CompletionList(is_incomplete=False, items=items)
 
     @server.feature(
         types.TEXT_DOCUMENT_SIGNATURE_HELP,
         types.SignatureHelpOptions(trigger_characters=SIGNATURE_TRIGGERS, retrigger_characters=SIGNATURE_RETRIGGERS),
     )
+    @answers_empty_on_error("signatureHelp")
     async def signature_help(ls: Any, params: types.SignatureHelpParams) -> types.SignatureHelp | None:
-        try:
-            snap = ls.snapshot(params.text_document.uri)
-            if snap.language is None:
-                return None
-            offset = snap.positions.offset(params.position)
-            _, help_ = await _run(ls, snap.uri, _signature, offset)
-            if help_ is None:
-                return None
-            return types.SignatureHelp(
-                signatures=[types.SignatureInformation(label=help_.label, documentation=help_.documentation or None)],
-                active_signature=0,
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("signatureHelp failed for %s", params.text_document.uri)
+        if (at := at_position(ls, params)) is None:
             return None
+        snap, offset = at
+        _, help_ = await _run(ls, snap.uri, _signature, offset)
+        if help_ is None:
+            return None
+        return types.SignatureHelp(
+            signatures=[types.SignatureInformation(label=help_.label, documentation=help_.documentation or None)],
+            active_signature=0,
+        )

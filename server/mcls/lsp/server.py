@@ -25,6 +25,7 @@ from pygls.workspace import TextDocument, Workspace
 
 from mcls import __version__
 from mcls.lsp.convert import PositionMap, to_diagnostic
+from mcls.lsp.guard import answers_empty_on_error, at_position
 from mcls.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -347,24 +348,19 @@ def build_server() -> MclsServer:
             _guard(ls.schedule_diagnostics, uri)
 
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
+    @answers_empty_on_error("inlayHint", list)
     async def inlay_hint(ls: MclsServer, params: types.InlayHintParams) -> list[types.InlayHint] | None:
-        try:
-            if not config(ls, "inlayHints.shapes", False):
-                return []
-            snap = ls.snapshot(params.text_document.uri)
-            if snap.language is None:
-                return []
-            start, end = snap.positions.offset(params.range.start), snap.positions.offset(params.range.end)
-            hints = await ls.analyse(_inlay, snap.text, snap.language, start, end, snap.path)
-            return [
-                types.InlayHint(position=snap.positions.position(h.offset), label=h.label, kind=types.InlayHintKind.Type, padding_left=True)
-                for h in hints
-            ]
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("inlayHint failed for %s", params.text_document.uri)
+        if not config(ls, "inlayHints.shapes", False):
             return []
+        snap = ls.snapshot(params.text_document.uri)
+        if snap.language is None:
+            return []
+        start, end = snap.positions.offset(params.range.start), snap.positions.offset(params.range.end)
+        hints = await ls.analyse(_inlay, snap.text, snap.language, start, end, snap.path)
+        return [
+            types.InlayHint(position=snap.positions.position(h.offset), label=h.label, kind=types.InlayHintKind.Type, padding_left=True)
+            for h in hints
+        ]
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     async def did_open(ls: MclsServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -392,27 +388,21 @@ def build_server() -> MclsServer:
         )
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
+    @answers_empty_on_error("hover")
     async def hover(ls: MclsServer, params: types.HoverParams) -> types.Hover | None:
-        try:
-            snap = ls.snapshot(params.text_document.uri)
-            if snap.language is None:
-                return None
-            offset = snap.positions.offset(params.position)
-            result = await ls.analyse(_hover, snap.text, snap.language, offset, hover_options(ls), snap.path)
-            if result is None:
-                return None
-            return types.Hover(
-                contents=types.MarkupContent(
-                    kind=_hover_kind(ls),
-                    value=result.markdown if _hover_kind(ls) == types.MarkupKind.Markdown else getattr(result, "plaintext", result.markdown),
-                ),
-                range=snap.positions.range(result.span),
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("hover failed for %s", params.text_document.uri)
+        if (at := at_position(ls, params)) is None:
             return None
+        snap, offset = at
+        result = await ls.analyse(_hover, snap.text, snap.language, offset, hover_options(ls), snap.path)
+        if result is None:
+            return None
+        return types.Hover(
+            contents=types.MarkupContent(
+                kind=_hover_kind(ls),
+                value=result.markdown if _hover_kind(ls) == types.MarkupKind.Markdown else getattr(result, "plaintext", result.markdown),
+            ),
+            range=snap.positions.range(result.span),
+        )
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
@@ -421,31 +411,26 @@ def build_server() -> MclsServer:
             resolve_provider=True,
         ),
     )
+    @answers_empty_on_error("codeAction")
     async def code_action(ls: MclsServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
-        try:
-            snap = ls.snapshot(params.text_document.uri)
-            if snap.language is None:
-                return None
-            start = snap.positions.offset(params.range.start)
-            end = snap.positions.offset(params.range.end)
-            eager = not _client_resolves_edits(ls)
-            actions = await ls.analyse(_actions, snap.text, snap.language, start, end, snap.path, eager)
-            out = []
-            for a in actions:
-                ca = types.CodeAction(title=a.title, kind=a.kind)
-                if a.edits is not None:
-                    ca.edit = _workspace_edit(snap, a.edits)
-                    if a.kind == "quickfix":
-                        ca.diagnostics = [d for d in params.context.diagnostics if d.code == a.data.get("diagnostic")] or None
-                else:
-                    ca.data = {**a.data, "uri": snap.uri, "version": snap.version}
-                out.append(ca)
-            return out
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("codeAction failed for %s", params.text_document.uri)
+        snap = ls.snapshot(params.text_document.uri)
+        if snap.language is None:
             return None
+        start = snap.positions.offset(params.range.start)
+        end = snap.positions.offset(params.range.end)
+        eager = not _client_resolves_edits(ls)
+        actions = await ls.analyse(_actions, snap.text, snap.language, start, end, snap.path, eager)
+        out = []
+        for a in actions:
+            ca = types.CodeAction(title=a.title, kind=a.kind)
+            if a.edits is not None:
+                ca.edit = _workspace_edit(snap, a.edits)
+                if a.kind == "quickfix":
+                    ca.diagnostics = [d for d in params.context.diagnostics if d.code == a.data.get("diagnostic")] or None
+            else:
+                ca.data = {**a.data, "uri": snap.uri, "version": snap.version}
+            out.append(ca)
+        return out
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def code_action_resolve(ls: MclsServer, action: types.CodeAction) -> types.CodeAction:
