@@ -51,30 +51,23 @@ def test_version() -> None:
     assert res.stdout.strip() == f"mcls {mcls.__version__}"
 
 
+def _imported_after(code: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has imported after running ``code``."""
+    probe = f"{code}\nimport sys\nprint([m for m in {modules!r} if m in sys.modules], file=sys.stderr)\n"
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    return eval(res.stderr.strip().splitlines()[-1])  # noqa: S307 - our own probe's list
+
+
 def test_version_imports_nothing_heavy() -> None:
-    code = (
-        "import sys\n"
-        "from mcls.cli import main\n"
-        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('pygls', 'lsprotocol', 'sympy', 'numpy', 'lark', 'mcls.analysis') if m in sys.modules]\n"
-        "print(heavy, file=sys.stderr)\n"
-    )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert res.stderr.strip() == "[]"
+    code = "from mcls.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit:\n    pass"
+    assert _imported_after(code, ("pygls", "lsprotocol", "sympy", "numpy", "lark", "mcls.analysis")) == []
 
 
 def test_server_starts_without_the_analysis() -> None:
     """`initialize` is answered before sympy, numpy, Lark or the analysis are imported
     (they load on the worker thread afterwards): the server's start-up is pygls's own."""
-    code = (
-        "import sys\n"
-        "from mcls.lsp.server import build_server\n"
-        "build_server()\n"
-        "heavy = [m for m in ('sympy', 'numpy', 'lark', 'mcls.analysis', 'mcls.parse') if m in sys.modules]\n"
-        "print(heavy, file=sys.stderr)\n"
-    )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert res.stderr.strip() == "[]"
+    code = "from mcls.lsp.server import build_server\nbuild_server()"
+    assert _imported_after(code, ("sympy", "numpy", "lark", "mcls.analysis", "mcls.parse")) == []
 
 
 def test_no_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
