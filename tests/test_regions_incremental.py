@@ -25,8 +25,8 @@ PIECES = ["x", "A", " ", "^", "_", "{", "}", "\\", "$", "$$", "%", "\n", "\r\n",
           "\\frac{\\partial f}{\\partial X}", "⊙", "😀", "`", "```", "\\newcommand{"]
 
 
-def _edit(text: str, rnd: random.Random) -> str:
-    regions = find_regions(text, "latex")
+def _edit(text: str, rnd: random.Random, language: str = "latex") -> str:
+    regions = find_regions(text, language)
     if regions and rnd.random() < 0.8:  # mostly inside math, as when typing a formula
         r = rnd.choice(regions)
         a = rnd.randint(r.start, r.end)
@@ -37,16 +37,20 @@ def _edit(text: str, rnd: random.Random) -> str:
     return text[:a] + ins + text[b:]
 
 
+@pytest.mark.parametrize("language", ["latex", "markdown"])
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
-def test_edits_of_real_documents(path: Path) -> None:
+def test_edits_of_real_documents(path: Path, language: str) -> None:
     rnd = random.Random(path.name)
     text = path.read_text(encoding="utf-8")
-    regions = find_regions(text, "latex")
+    regions = find_regions(text, language)
     reused = 0
     for _ in range(400 if LONG else 60):
-        new = _edit(text, rnd)
-        got, changed = update_regions(text, regions, new, "latex")
-        assert got == find_regions(new, "latex"), (text, new)
+        new = _edit(text, rnd, language)
+        got, changed = update_regions(text, regions, new, language)
+        assert got == find_regions(new, language), (text, new)
+        if changed is not None:  # exactly one region differs, in place
+            assert len(got) == len(regions) and got[:changed] == regions[:changed]
+            assert got[changed].outer_start == regions[changed].outer_start
         reused += changed is not None
         text, regions = new, got
     if regions:
@@ -79,8 +83,15 @@ def test_typing_a_closing_dollar_scans_afresh() -> None:
     assert changed is None and got == find_regions(new, "latex")
 
 
-def test_markdown_is_always_scanned_afresh() -> None:
+def test_markdown_code_span_closed_inside_math_is_noticed() -> None:
     text = "a `b $x$ c\n"
     new = text.replace("$x$", "$x`$")
     got, changed = update_regions(text, find_regions(text, "markdown"), new, "markdown")
-    assert changed is None and got == find_regions(new, "markdown")
+    assert changed is None and got == find_regions(new, "markdown") == []
+
+
+def test_markdown_typing_inside_a_formula_names_the_region() -> None:
+    text = "Let $A$ be given.\n\n$$\nM = AX\n$$\n\nand $B$.\n"
+    new = text.replace("AX", "AXY")
+    got, changed = update_regions(text, find_regions(text, "markdown"), new, "markdown")
+    assert changed == 1 and got == find_regions(new, "markdown")

@@ -75,7 +75,7 @@ def find_regions(text: str, language: str) -> list[Region]:
 
 def update_regions(old_text: str, old: list[Region], text: str, language: str) -> tuple[list[Region], int | None]:
     """``find_regions(text, language)`` after an edit of ``old_text``, and the index of the
-    one region whose content changed (None: the regions were found afresh).
+    one region whose content changed (None: more than that changed).
 
     When the edit lies inside the content of one LaTeX region, only that region is
     scanned again. This is exact, not a heuristic: the LaTeX scanner's only state at
@@ -83,28 +83,40 @@ def update_regions(old_text: str, old: list[Region], text: str, language: str) -
     of the scanner reaches from before a region into its content), and once the region
     closes at the same place (shifted by the edit), the rest of the text is the old
     rest. Markdown keeps state across a paragraph (code spans, openers that failed to
-    close reach into later text), so it is always scanned afresh.
+    close reach into later text), so it is scanned afresh, and the result is compared
+    with the old regions to find the one that changed.
     """
-    if language == "markdown" or not old or not text:
+    if not old or not text:
         return find_regions(text, language), None
     p, q = _common_ends(old_text, text)
     k = _last_start_at_most(old, p)
-    if k < 0:
+    if k < 0 or len(old_text) - q > old[k].end:
         return find_regions(text, language), None
     r = old[k]
     delta = len(text) - len(old_text)
-    if len(old_text) - q > r.end:
-        return find_regions(text, language), None
+    if language == "markdown":
+        new = find_regions(text, language)
+        same = len(new) == len(old) and new[:k] == old[:k] and _same_place(new[k], r, delta) \
+            and all(_moved(a, b, delta) for a, b in zip(new[k + 1:], old[k + 1:]))
+        return new, (k if same else None)
     again = _latex(text, r.outer_start, limit=1)
-    if not again:
-        return find_regions(text, language), None
-    a = again[0]
-    if (a.outer_start, a.start, a.kind, a.env, a.display, a.closed) != (r.outer_start, r.start, r.kind, r.env, r.display, r.closed) \
-            or a.end != r.end + delta or a.outer_end != r.outer_end + delta:
+    if not again or not _same_place(again[0], r, delta):
         return find_regions(text, language), None
     rest = [Region(x.start + delta, x.end + delta, x.outer_start + delta, x.outer_end + delta, x.display, x.kind, x.env, x.text, x.closed)
             for x in old[k + 1:]] if delta else old[k + 1:]
-    return old[:k] + [a] + rest, k
+    return old[:k] + [again[0]] + rest, k
+
+
+def _moved(a: Region, r: Region, delta: int) -> bool:
+    """``a`` is region ``r`` moved by ``delta`` characters."""
+    return (a.start, a.end, a.outer_start, a.outer_end) == (r.start + delta, r.end + delta, r.outer_start + delta, r.outer_end + delta) \
+        and (a.text, a.kind, a.env, a.display, a.closed) == (r.text, r.kind, r.env, r.display, r.closed)
+
+
+def _same_place(a: Region, r: Region, delta: int) -> bool:
+    """``a`` is region ``r`` after an edit of ``delta`` characters inside its content."""
+    return (a.outer_start, a.start, a.kind, a.env, a.display, a.closed) == (r.outer_start, r.start, r.kind, r.env, r.display, r.closed) \
+        and a.end == r.end + delta and a.outer_end == r.outer_end + delta
 
 
 def _last_start_at_most(regions: list[Region], offset: int) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from functools import lru_cache
 
 from .. import ir
 from ..problems import Problem, Severity
@@ -79,14 +80,18 @@ _MATH_TEXT = re.compile(r"\\(?:text\w*|mbox|mathrm|operatorname\*?)\s*\{([^{}]*)
 def is_conditional(text: str, region) -> bool:
     """Whether the math of ``region`` is stated under a condition: a condition word in its
     sentence before it, or in a ``\\text{…}`` inside it (`\\quad\\text{s.t.}`)."""
-    before = text[max(0, region.outer_start - 240):region.outer_start]
+    return _conditional(text[max(0, region.outer_start - 240):region.outer_start], region.text)
+
+
+@lru_cache(maxsize=1 << 15)  # asked for every claim-like region on every keystroke
+def _conditional(before: str, math: str) -> bool:
     m = None
     for m in _SENTENCE_START.finditer(before):
         pass
     sentence = before[m.end():] if m else before
     if _CONDITION_WORDS.search(sentence):
         return True
-    return any(_CONDITION_WORDS.search(t.group(1) or "") for t in _MATH_TEXT.finditer(region.text) if t.group(1))
+    return any(_CONDITION_WORDS.search(t.group(1)) for t in _MATH_TEXT.finditer(math) if t.group(1))
 
 
 _LEAVES_OK = (ir.Sym, ir.Num, ir.Basis, ir.UnitVec, ir.Ones, ir.Identity, ir.Zero, ir.Entry, ir.Differential)
