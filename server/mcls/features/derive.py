@@ -158,7 +158,7 @@ def _derive(name, f, wrt_name, scope, index, layout) -> Derivation:
         is_scalar = shape is not None and shape.rows == 1 and shape.cols == 1
         if is_scalar and index is None:
             G = calculus.gradient(f, wrt, st, layout=layout)
-            ver = _verified(verify.verify_gradient(f, wrt, G, scope, layout=layout))
+            ver = _verified(verify.verify_gradient(f, wrt, G, scope, layout=layout), f, wrt, dF, scope)
             return Derivation("scalar", name or f, f, wrt, dF, G, G, None, ver, layout=layout)
         kind = "scalar" if is_scalar else ("vector" if shape is not None and shape.cols == 1 else "matrix")
         i, j = index if index is not None else pick_indices(f)
@@ -172,12 +172,21 @@ def _derive(name, f, wrt_name, scope, index, layout) -> Derivation:
         D = calculus.component(f, wrt, i, j, st)
     except calculus.NotDifferentiable as e:
         raise DeriveError(str(e)) from e
-    ver = _verified(verify.verify_component(f, wrt, D, scope, i=i, j=j))
+    ver = _verified(verify.verify_component(f, wrt, D, scope, i=i, j=j), f, wrt, dF, scope)
     return Derivation(kind, name or f, f, wrt, dF, D, raw, (i, j), ver, layout=layout)
 
 
-def _verified(v) -> Verified:
-    return Verified(bool(v.ok), float(v.max_rel_error), int(v.trials), getattr(v, "reason", None))
+def _verified(v, f=None, wrt=None, dF=None, scope=None) -> Verified:
+    """The result's verification; with ``dF``, the differential shown beside it must verify too."""
+    out = Verified(bool(v.ok), float(v.max_rel_error), int(v.trials), getattr(v, "reason", None))
+    if dF is None or not out.ok:
+        return out
+    from .. import verify
+
+    vd = verify.verify_differential(f, [wrt], dF, scope)
+    if not vd.ok:
+        return Verified(False, float(vd.max_rel_error), int(vd.trials), f"the differential: {vd.reason}")
+    return Verified(True, max(out.max_rel_error, float(vd.max_rel_error)), out.trials, None)
 
 
 # ------------------------------------------------------------------ steps and rendering
@@ -213,6 +222,22 @@ def _diff_name(dv: Derivation, style=None) -> str:
     from ..render.latex import to_latex
 
     return to_latex(ir.Differential(dv.name), style) if isinstance(dv.name, (ir.Sym, ir.Entry)) else "d(" + to_latex(dv.name, style) + ")"
+
+
+def differential_latex(dv: Derivation, style=None) -> str:
+    """`df = …` (w.r.t. the variable only: the other symbols are constants)."""
+    from ..render.latex import to_latex
+
+    return _diff_name(dv, style) + " = " + to_latex(dv.differential, style)
+
+
+def differential_unicode(dv: Derivation, style=None) -> str:
+    from ..render.unicode import to_unicode
+
+    name = to_unicode(dv.name, style)
+    if not isinstance(dv.name, (ir.Sym, ir.Entry)):
+        name = f"({name})"
+    return f"d{name} = " + to_unicode(dv.differential, style)
 
 
 def result_latex(dv: Derivation, style=None) -> str:
@@ -256,7 +281,7 @@ def preferred_for(doc, pinned: str | None) -> list[str]:
 
 def preferred_variables(doc_text: str, all_statements, pinned: str | None) -> list[str]:
     """Names the document treats as variables: a pin (`% mcls: wrt X` or setting),
-    then every `\\frac{\\partial}{\\partial X}`/`\\nabla_X` target, then "with respect to $X$"."""
+    then every `\\frac{\\partial}{\\partial X}`/`\\nabla_X` target, then "with respect to $X$" (or "w.r.t.")."""
     out: list[str] = []
     for m in re.finditer(r"%\s*mcls:\s*wrt\s+(\S+)", doc_text):
         out.append(m.group(1).strip())
@@ -271,7 +296,7 @@ def preferred_variables(doc_text: str, all_statements, pinned: str | None) -> li
                 nm = symbol_name(w) if isinstance(w, (ir.Sym, ir.Indexed)) else None
                 if nm and nm not in out:
                     out.append(nm)
-    for m in re.finditer(r"with respect to\s+\$([^$]{1,40})\$", doc_text):
+    for m in re.finditer(r"(?:with respect to|w\.\s?r\.\s?t\.?|wrt)\s+\$([^$]{1,40})\$", doc_text):
         nm = m.group(1).strip()
         if nm not in out:
             out.append(nm)

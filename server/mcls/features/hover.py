@@ -159,6 +159,9 @@ def render_derivation(dv, options: HoverOptions, doc: DocumentAnalysis) -> tuple
     latex = derive.result_latex(dv, style)
     uni = derive.result_unicode(dv, style)
     mark = derive.verified_text(dv.verified)
+    # A scalar's differential too (`df = tr(A dX B)`): the form papers reason with.
+    d_uni = derive.differential_unicode(dv, style) if dv.kind == "scalar" else ""
+    d_latex = derive.differential_latex(dv, style) if dv.kind == "scalar" else ""
     conv = "" if dv.kind != "scalar" else " (gradient, same shape as " + uni.split("/∂", 1)[1].split(" =", 1)[0] + ")"
     fmt = options.format
     if fmt == "auto":
@@ -174,13 +177,15 @@ def render_derivation(dv, options: HoverOptions, doc: DocumentAnalysis) -> tuple
             parts.append(f"`{uni}`")
     elif fmt == "unicode":
         parts.append(f"`{uni}`")
+    if d_uni:
+        parts.append(f"`{d_uni}`")
     parts.append(mark + conv)
     if dv.kind == "scalar" and {"symmetric", "spd"} & doc.scope.assumptions_of(dv.wrt.name):
         w = uni.split("/∂", 1)[1].split(" =", 1)[0]
         parts.append(f"{w} is symmetric: this is the unconstrained gradient G; on symmetric matrices it is G + Gᵀ − I ⊙ G")
     if options.markdown:
-        parts.append("```latex\n" + latex + "\n```")
-    return "\n\n".join(parts), f"{uni}\n{mark}"
+        parts.append("```latex\n" + latex + ("\n" + d_latex if d_latex else "") + "\n```")
+    return "\n\n".join(parts), "\n".join(x for x in (uni, d_uni, mark) if x)
 
 
 _STYLE_CACHE: dict[int, object] = {}
