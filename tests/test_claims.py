@@ -90,10 +90,19 @@ def test_equations_and_conditions_with_the_same_symbols_are_not_identities():
         r"If $AB = BA$, the two commute. Suppose $A^\top B = B^\top A$. "
         r"Find $x$ such that $x^\top A x = x^\top B x$. "
         r"The matrix $A$ is normal, i.e. $A^\top A = A A^\top$. For orthogonal $C$, $C^\top C = C C^\top$. "
-        r"Since $B$ is idempotent, $B^2 x = B x$. For a projection $B$, $\operatorname{tr}(B) = \operatorname{rank}(B)$."
+        r"Since $B$ is idempotent, $B^2 x = B x$. For a projection $B$, $\operatorname{tr}(B) = \operatorname{rank}(B)$. "
+        r"Also $AB = BA$ when $A$ and $B$ commute, and $AC = CA$ holds only for special matrices. "
+        r"Wrong: $(A + B)^{-1} = A^{-1} + B^{-1}$ is a common mistake."
         "\n\n" r"$$\min_x \|x\|^2 \quad\text{s.t.}\quad x^\top A x = x^\top B x$$"
     )
     assert claims(doc) == []
+
+
+def test_a_false_kronecker_transpose_is_found():
+    doc = DECL + r"Note that $(A \otimes B)^\top = B^\top \otimes A^\top$."
+    got = claims(doc)
+    assert len(got) == 1 and doc[slice(*got[0].span)] == r"B^\top \otimes A^\top"
+    assert got[0].fix == r"A^\top \otimes B^\top"
 
 
 def test_a_false_step_of_an_expansion_is_found():

@@ -201,7 +201,7 @@ async def test_false_identity_and_its_quick_fix_over_the_server(client: Language
     text = (
         "Let $A, B \\in \\mathbb{R}^{n\\times n}$ 😀.\r\n"
         "True: $\\operatorname{tr}(AB) = \\operatorname{tr}(BA)$.\r\n"
-        "False: $(AB)^\\top = A^\\top B^\\top$ ⊙.\r\n"
+        "Note: $(AB)^\\top = A^\\top B^\\top$ ⊙.\r\n"
     )
     uri = "file:///tmp/e2e-identity.tex"
     open_doc(client, uri, text, "latex")

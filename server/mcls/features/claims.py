@@ -62,12 +62,14 @@ def check_claims(statements: tuple[ir.Chain, ...], scope: Scope, definitions: di
 
 # Words that make an equation a condition, an equation to solve or a consequence of a
 # property rather than an identity: "if $AB = BA$", "assume", "such that", "solve", "since
-# $P$ is idempotent", "for orthogonal $Q$", "$A$ is normal, i.e. …". An identity that
-# holds only under a property mcls does not model must not be called false.
+# $P$ is idempotent", "for orthogonal $Q$", "$A$ is normal, i.e. …", "… holds only for
+# special matrices", "this is wrong: …". An identity that holds only under a property mcls
+# does not model, or that the author says is false, must not be called false.
 _CONDITION_WORDS = re.compile(
     r"\b(?:if|iff|when|whenever|unless|let|assum\w*|suppos\w*|provided|given|such\s+that|so\s+that|s\.\s?t\.|subject\s+to|"
     r"satisf\w*|solv\w*|solutions?|constrain\w*|conditions?|requir\w*|equations?|find|unknowns?|where|whose|"
-    r"since|because|i\.\s?e\.|that\s+is|namely|"
+    r"since|because|i\.\s?e\.|that\s+is|namely|only|special|particular|certain|"
+    r"not|never|false|wrong|incorrect|fails?|mistakes?|errors?|counter\w*|"
     r"commut\w*|eigen\w*|stationar\w*|optimal\w*|minimi[sz]\w*|maximi[sz]\w*|critical|setting|impos\w*|enforc\w*|"
     r"orthogonal|orthonormal|unitary|idempotent|projections?|projectors?|normal|nilpotent|involut\w*|permutations?|"
     r"rotations?|reflections?|triangular|diagonal\w*|circulant|toeplitz|stochastic|singular|rank|null\s*space|kernel)(?!\w)", re.I)
@@ -79,16 +81,20 @@ _MATH_TEXT = re.compile(r"\\(?:text\w*|mbox|mathrm|operatorname\*?)\s*\{([^{}]*)
 
 def is_conditional(text: str, region) -> bool:
     """Whether the math of ``region`` is stated under a condition: a condition word in its
-    sentence before it, or in a ``\\text{…}`` inside it (`\\quad\\text{s.t.}`)."""
-    return _conditional(text[max(0, region.outer_start - 240):region.outer_start], region.text)
+    sentence, before it ("if $AB = BA$") or after it ("$e^{A+B} = e^A e^B$ when $A$ and $B$
+    commute"), or in a ``\\text{…}`` inside it (`\\quad\\text{s.t.}`)."""
+    return _conditional(text[max(0, region.outer_start - 240):region.outer_start], region.text,
+                        text[region.outer_end:region.outer_end + 160])
 
 
 @lru_cache(maxsize=1 << 15)  # asked for every claim-like region on every keystroke
-def _conditional(before: str, math: str) -> bool:
+def _conditional(before: str, math: str, after: str) -> bool:
     m = None
     for m in _SENTENCE_START.finditer(before):
         pass
     sentence = before[m.end():] if m else before
+    end = _SENTENCE_START.search(after)
+    sentence += " " + (after[:end.start()] if end else after)
     if _CONDITION_WORDS.search(sentence):
         return True
     return any(_CONDITION_WORDS.search(t.group(1)) for t in _MATH_TEXT.finditer(math) if t.group(1))
