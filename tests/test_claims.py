@@ -119,3 +119,15 @@ def test_claims_that_hold_are_listed_apart_as_verified():
     assert [p.code for p in d.problems] == ["claim/false"]
     assert [doc[slice(*p.span)] for p in d.verified] == [r"B^\top A^\top", r"B^\top"]
     assert all(p.code == "claim/verified" and p.severity.name == "INFORMATION" for p in d.verified)
+
+
+def test_a_claim_next_to_its_definition_in_one_display_is_checked():
+    from mcls.analysis import analyze
+
+    doc = (r"Let $\mathbf{X} \in \mathbb{R}^{n\times p}$, $\mathbf{w} \in \mathbb{R}^{p}$, $\mathbf{y} \in \mathbb{R}^{n}$." "\n"
+           r"$$L = \left\| \mathbf{y} - \mathbf{X}\mathbf{w} \right\|_2^2, \qquad \nabla_{\mathbf{w}} L = -2\mathbf{X}^{\intercal}(\mathbf{y} - \mathbf{X}\mathbf{w})$$" "\n"
+           r"$$J = \left\| \mathbf{y} - \mathbf{X}\mathbf{w} \right\|_2^2, \qquad \nabla_{\mathbf{w}} J = -2\mathbf{X}^\top(\mathbf{y} + \mathbf{X}\mathbf{w})$$" "\n")
+    d = analyze(doc, "markdown")
+    assert [doc[slice(*p.span)] for p in d.verified] == [r"-2\mathbf{X}^{\intercal}(\mathbf{y} - \mathbf{X}\mathbf{w})"]
+    got = [p for p in d.problems if p.code == "claim/false"]
+    assert [doc[slice(*p.span)] for p in got] == [r"-2\mathbf{X}^\top(\mathbf{y} + \mathbf{X}\mathbf{w})"]

@@ -243,10 +243,10 @@ def analyze(text: str, language: str, path: str | None = None, context=None, pre
     for r, pm in zip(regions, parsed):
         ra = _check_region(r, pm, scope, decl_fp)
         results.append(ra)
-        _claims(ra, scope, definitions, decl_fp, text)
-        for st in ra.statements:
+        for st in ra.statements:  # first: `L = …, \quad \nabla_w L = …` claims in the same display
             if st.ops and st.ops[0] in ("=", ":=") and isinstance(st.parts[0], ir.Sym) and len(st.parts) > 1:
                 definitions.setdefault(st.parts[0].name, st.parts[1])
+        _claims(ra, scope, definitions, decl_fp, text)
         for name, shape, depends in _definitions(ra):
             if name not in scope.decls:
                 d = Decl(name, shape.rows, shape.cols, _first_span(ra, name), "", kind="defined", depends=depends)
