@@ -145,6 +145,15 @@ def _check(err: float, tol: float, what: str) -> None:
         raise _Fail(f"{what} differs from finite differences (relative error {err:.2e})", err)
 
 
+def _mismatch(a: np.ndarray, b: np.ndarray, floor: float, what: str, against: str) -> float:
+    """max |a - b| relative to the larger of the two (and ``floor``, the noise level), after
+    checking that the shapes agree (``what`` is a, ``against`` b, for the message)."""
+    if a.shape != b.shape:
+        raise _Fail(f"{what} is {a.shape[0]}×{a.shape[1]} but {against} is {b.shape[0]}×{b.shape[1]}")
+    scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), floor)
+    return float(np.max(np.abs(a - b))) / scale
+
+
 def _step(x: np.ndarray, base: float = STEP) -> float:
     return base * max(1.0, float(np.max(np.abs(x))) if x.size else 1.0)
 
@@ -218,10 +227,7 @@ def verify_component(F: Expr, wrt: ir.Sym, D: Expr, scope: Any, i: str | None = 
                 fm = su.value(F, _shifted(values, wrt.name, -h * e), num, index)
                 fd = (fp - fm) / (2 * h)
                 d = su.value(D, values, num, index)
-                if d.shape != fd.shape:
-                    raise _Fail(f"the derivative is {d.shape[0]}×{d.shape[1]} but the function is {fd.shape[0]}×{fd.shape[1]}")
-                scale = max(float(np.max(np.abs(d))), float(np.max(np.abs(fd))), su.noise())
-                worst = max(worst, float(np.max(np.abs(d - fd))) / scale)
+                worst = max(worst, _mismatch(d, fd, su.noise(), "the derivative", "the function"))
         _check(worst, TOL, "the component-wise derivative")
         return worst
 
@@ -250,10 +256,7 @@ def _identity(su: _Setup, lhs: Expr, rhs: Expr, trials: int, seed: int) -> float
         values, num = su.instance(seed, t)
         index = su.indices(num, np.random.default_rng([seed, t, 3]))
         a, b = su.value(lhs, values, num, index), su.value(rhs, values, num, index)
-        if a.shape != b.shape:
-            raise _Fail(f"the sides differ in shape: {a.shape[0]}×{a.shape[1]} and {b.shape[0]}×{b.shape[1]}")
-        scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), 1e-6 * su.peak, 1e-300)
-        worst = max(worst, float(np.max(np.abs(a - b))) / scale)
+        worst = max(worst, _mismatch(a, b, max(1e-6 * su.peak, 1e-300), "the left side", "the right side"))
     if not worst <= TOL_IDENTITY:
         raise _Fail(f"the two sides differ (relative error {worst:.2e})", worst)
     return worst
@@ -281,10 +284,7 @@ def verify_differential(F: Expr, wrt: Iterable[ir.Sym | str], dF: Expr, scope: A
                 fp, fm = su.value(F, plus, num, ix), su.value(F, minus, num, ix)
                 fd = (fp - fm) / (2 * h)
                 d = su.value(dF, vals, num, ix)
-                if d.shape != fd.shape:
-                    raise _Fail(f"the differential is {d.shape[0]}×{d.shape[1]} but the function is {fd.shape[0]}×{fd.shape[1]}")
-                scale = max(float(np.max(np.abs(d))), float(np.max(np.abs(fd))), su.noise())
-                worst = max(worst, float(np.max(np.abs(d - fd))) / scale)
+                worst = max(worst, _mismatch(d, fd, su.noise(), "the differential", "the function"))
         _check(worst, TOL, "the differential")
         return worst
 
