@@ -131,13 +131,18 @@ def script(s: str) -> str:
     return s if _SINGLE.fullmatch(s) else "{" + s + "}"
 
 
-class LatexPrinter:
+class PrecedencePrinter:
+    """The walk both printers share (this one and ``unicode.UnicodePrinter``): one ``p_<Node>``
+    method per IR node returning ``Out``; operands get parentheses by binding level. The
+    printers differ in leaves, operator spelling and ``paren``."""
+
+    UNKNOWN = "?"
+
     def __init__(self, style: Style):
         self.style = style
 
-    # -- helpers
     def paren(self, s: str) -> str:
-        return f"\\left({s}\\right)" if self.style.left_right else f"({s})"
+        return f"({s})"
 
     def at(self, x: Expr, prec: int) -> str:
         o = self.go(x)
@@ -151,7 +156,35 @@ class LatexPrinter:
 
     def go(self, x: Expr) -> Out:
         m = getattr(self, "p_" + type(x).__name__, None)
-        return m(x) if m is not None else Out("\\text{?}", ATOM)
+        return m(x) if m is not None else Out(self.UNKNOWN, ATOM)
+
+    def p_Add(self, x: ir.Add) -> Out:
+        terms = flat_terms(x)
+        if not terms:
+            return Out("0", ATOM)
+        text = self.at(terms[0], SUM)
+        for t in terms[1:]:
+            if is_negative(t):
+                text += " - " + self.at(negate(t), FROB)
+            else:
+                text += " + " + self.at(t, FROB)
+        return Out(text, SUM if len(terms) > 1 else self.go(terms[0]).prec)
+
+    def p_Neg(self, x: ir.Neg) -> Out:
+        return Out("-" + self.at(x.x, FROB), SUM)
+
+    def binary(self, a: Expr, b: Expr, op: str, level: int) -> Out:
+        return Out(f"{self.at(a, level)} {op} {self.at(b, level + 1)}", level)
+
+    def p_Frob(self, x: ir.Frob) -> Out:
+        return self.binary(x.a, x.b, ":", FROB)
+
+
+class LatexPrinter(PrecedencePrinter):
+    UNKNOWN = "\\text{?}"
+
+    def paren(self, s: str) -> str:
+        return f"\\left({s}\\right)" if self.style.left_right else f"({s})"
 
     def num(self, v: Fraction) -> str:
         a = abs(v)
@@ -220,27 +253,6 @@ class LatexPrinter:
         return Out(cmd + self.paren(", ".join(self.go(a).text for a in x.args)), ATOM)
 
     # -- sums and binary operators
-    def p_Add(self, x: ir.Add) -> Out:
-        terms = flat_terms(x)
-        if not terms:
-            return Out("0", ATOM)
-        text = self.at(terms[0], SUM)
-        for t in terms[1:]:
-            if is_negative(t):
-                text += " - " + self.at(negate(t), FROB)
-            else:
-                text += " + " + self.at(t, FROB)
-        return Out(text, SUM if len(terms) > 1 else self.go(terms[0]).prec)
-
-    def p_Neg(self, x: ir.Neg) -> Out:
-        return Out("-" + self.at(x.x, FROB), SUM)
-
-    def binary(self, a: Expr, b: Expr, op: str, level: int) -> Out:
-        return Out(f"{self.at(a, level)} {op} {self.at(b, level + 1)}", level)
-
-    def p_Frob(self, x: ir.Frob) -> Out:
-        return self.binary(x.a, x.b, ":", FROB)
-
     def p_Kron(self, x: ir.Kron) -> Out:
         return self.binary(x.a, x.b, "\\otimes", KRON)
 

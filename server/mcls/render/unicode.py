@@ -12,8 +12,8 @@ from fractions import Fraction
 
 from .. import ir
 from ..ir import Expr
-from .latex import (ATOM, FROB, HAD, KRON, POSTFIX, PREFIX, PROD, SUM, Out, flat_factors, flat_terms, index_text,
-                    is_negative, is_placeholder, negate, primes, split_coefficient)
+from .latex import (ATOM, HAD, KRON, POSTFIX, PREFIX, PROD, SUM, Out, PrecedencePrinter, flat_factors, index_text,
+                    is_placeholder, primes, split_coefficient)
 from .style import DEFAULT, Style
 
 GREEK = {
@@ -169,26 +169,7 @@ def _func_name(cmd: str) -> str:
 # ------------------------------------------------------------------ printer
 
 
-class UnicodePrinter:
-    def __init__(self, style: Style):
-        self.style = style
-
-    def paren(self, s: str) -> str:
-        return f"({s})"
-
-    def at(self, x: Expr, prec: int) -> str:
-        o = self.go(x)
-        return o.text if o.prec >= prec else self.paren(o.text)
-
-    def base(self, x: Expr, for_sub: bool = False) -> str:
-        o = self.go(x)
-        ok = o.prec >= ATOM and o.tail == "" if for_sub else o.prec >= POSTFIX and o.tail != "sup"
-        return o.text if ok else self.paren(o.text)
-
-    def go(self, x: Expr) -> Out:
-        m = getattr(self, "p_" + type(x).__name__, None)
-        return m(x) if m is not None else Out("?", ATOM)
-
+class UnicodePrinter(PrecedencePrinter):
     def num(self, v: Fraction) -> str:
         a = abs(v)
         if a.denominator == 1:
@@ -250,27 +231,6 @@ class UnicodePrinter:
         return Out(name + self.paren(", ".join(self.go(a).text for a in x.args)), ATOM)
 
     # -- sums and binary operators
-    def p_Add(self, x: ir.Add) -> Out:
-        terms = flat_terms(x)
-        if not terms:
-            return Out("0", ATOM)
-        text = self.at(terms[0], SUM)
-        for t in terms[1:]:
-            if is_negative(t):
-                text += " - " + self.at(negate(t), FROB)
-            else:
-                text += " + " + self.at(t, FROB)
-        return Out(text, SUM if len(terms) > 1 else self.go(terms[0]).prec)
-
-    def p_Neg(self, x: ir.Neg) -> Out:
-        return Out("-" + self.at(x.x, FROB), SUM)
-
-    def binary(self, a: Expr, b: Expr, op: str, level: int) -> Out:
-        return Out(f"{self.at(a, level)} {op} {self.at(b, level + 1)}", level)
-
-    def p_Frob(self, x: ir.Frob) -> Out:
-        return self.binary(x.a, x.b, ":", FROB)
-
     def p_Kron(self, x: ir.Kron) -> Out:
         return self.binary(x.a, x.b, "⊗", KRON)
 
