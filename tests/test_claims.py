@@ -131,3 +131,10 @@ def test_a_claim_next_to_its_definition_in_one_display_is_checked():
     assert [doc[slice(*p.span)] for p in d.verified] == [r"-2\mathbf{X}^{\intercal}(\mathbf{y} - \mathbf{X}\mathbf{w})"]
     got = [p for p in d.problems if p.code == "claim/false"]
     assert [doc[slice(*p.span)] for p in got] == [r"-2\mathbf{X}^\top(\mathbf{y} + \mathbf{X}\mathbf{w})"]
+
+
+def test_labelled_steps_are_checked_and_definitions_are_not():
+    doc = DECL + (r"$$g \overset{\text{def}}{=} x^\top A B x$$" "\n"
+                  r"$$(A B)^\top \overset{(a)}{=} B^\top A^\top \overset{(b)}{=} A^\top B^\top$$" "\n")
+    got = claims(doc)
+    assert [doc[slice(*p.span)] for p in got] == [r"A^\top B^\top"]

@@ -106,3 +106,21 @@ def test_deep_nesting_does_not_crash():
     src = "(" * 500 + "X" + ")" * 500
     pm = parse_math(src)
     assert pm.issues or pm.math.statements
+
+
+def test_decorated_relations():
+    """`\\stackrel`/`\\overset` over a relation: a definition mark makes a definition, a
+    label is a step of the base relation, a question mark stays a question."""
+    from mcls.parse import parse_math
+
+    def ops(src: str) -> tuple[str, ...]:
+        pm = parse_math(src)
+        assert not pm.issues, pm.issues
+        return pm.math.statements[0].ops
+
+    assert ops(r"f \stackrel{\text{def}}{=} x") == (":=",)
+    assert ops(r"f \stackrel{\mathrm{def}}{=} x") == (":=",)
+    assert ops(r"g \overset{\Delta}{=} x") == (":=",)
+    assert ops(r"a \overset{(a)}{=} b \overset{\text{(b)}}{=} c") == ("=", "=")
+    assert ops(r"a \stackrel{(i)}{\le} b") == ("\\le",)
+    assert ops(r"a \stackrel{?}{=} b") == ("\\stackrel{?}{=}",)

@@ -35,6 +35,21 @@ FUNC_NAMES = {
     "vec": "vec", "sigma": "sigma", "sigmoid": "sigma", "relu": "relu", "ReLU": "relu",
     "logdet": "logdet", "sqrt": "sqrt", "softplus": "softplus",
 }
+# `\stackrel{over}{base}`, `\overset{over}{base}`: a definition (`\stackrel{\text{def}}{=}`,
+# `\overset{\Delta}{=}`), a labelled step of a derivation (`\overset{(a)}{=}`: the base
+# relation), or a question (`\stackrel{?}{=}`: kept as written, so it is never a claim).
+_DECORATED_REL = re.compile(r"\\(?:stackrel|overset)\{(.*)\}\{(.*)\}")
+_DEF_MARK = re.compile(r"def|\\triangle|\\Delta|\\bigtriangleup|^:$|^\\mathrm\{?d\}?$|^\\text\{?d\}?$", re.I)
+
+
+def _decorated_rel(over: str, base: str, key: str) -> str:
+    if _DEF_MARK.search(over):
+        return ":="
+    if "?" in over:
+        return key
+    return REL_NAMES.get(base, key)
+
+
 REL_NAMES = {
     "=": "=", ":=": ":=", "\\coloneqq": ":=", "\\coloneq": ":=", "\\triangleq": ":=", "\\equiv": ":=",
     "\\eqqcolon": "=:", "\\doteq": ":=", "\\in": "\\in", "\\approx": "\\approx", "\\ne": "\\ne",
@@ -376,8 +391,8 @@ class _ToIR(Transformer):
     def rel(self, meta, children):
         tok = str(children[0])
         key = re.sub(r"\s+", "", tok)
-        if key.startswith("\\stackrel"):
-            return ":="
+        if m := _DECORATED_REL.fullmatch(key):
+            return _decorated_rel(m.group(1), m.group(2), key)
         return REL_NAMES.get(key, key)
 
     def eq(self, meta, children):
