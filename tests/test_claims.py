@@ -138,3 +138,10 @@ def test_labelled_steps_are_checked_and_definitions_are_not():
                   r"$$(A B)^\top \overset{(a)}{=} B^\top A^\top \overset{(b)}{=} A^\top B^\top$$" "\n")
     got = claims(doc)
     assert [doc[slice(*p.span)] for p in got] == [r"A^\top B^\top"]
+
+
+def test_corrections_are_written_in_the_formula_s_own_style():
+    doc = (r"Let $X, A, B \in \mathbb{R}^{n\times n}$." "\n"
+           r"$$\mathrm{d}\,\log\det X = \operatorname{tr}(X^{-T}\mathrm{d}X)$$" "\n"
+           r"$$(AB)^T = A^T B^T$$" "\n")
+    assert [p.fix for p in claims(doc)] == [r"\operatorname{tr}(X^{-1} \mathrm{d}X)", "B^T A^T"]

@@ -331,9 +331,10 @@ def _claims(ra: RegionAnalysis, scope: Scope, definitions: dict, fp: str, text: 
 
 def _check_claims(ra: RegionAnalysis, scope: Scope, definitions: dict, fp: str, conditional: bool) -> tuple[Problem, ...]:
     from .features.claims import check_claims
+    from .render.style import detect_style
 
-    try:
-        return tuple(check_claims(ra.statements, scope, definitions, fp, conditional))
+    try:  # corrected values are written as this formula writes (\mathrm{d}X, ^T, ...)
+        return tuple(check_claims(ra.statements, scope, definitions, fp, conditional, detect_style(ra.region.text)))
     except Exception:  # noqa: BLE001 - claims are a bonus; never break diagnostics
         return ()
 

@@ -17,6 +17,11 @@ from ..scope import Scope
 _CACHE: "OrderedDict[tuple, tuple[Problem, ...]]" = OrderedDict()
 
 
+def _bound_cache() -> None:
+    while len(_CACHE) > 2048:
+        _CACHE.popitem(last=False)
+
+
 def claim_names(statements: tuple[ir.Chain, ...]) -> frozenset[str] | None:
     """The names on the left of the statements' claims (whose definitions a claim's value
     depends on), or None when no statement has the form of a claim (a cheap structural
@@ -29,32 +34,31 @@ def claim_names(statements: tuple[ir.Chain, ...]) -> frozenset[str] | None:
 
 
 def check_claims(statements: tuple[ir.Chain, ...], scope: Scope, definitions: dict[str, ir.Expr], scope_key,
-                 conditional: bool = False) -> list[Problem]:
+                 conditional: bool = False, style=None) -> list[Problem]:
     """``conditional``: the statements are stated under a condition (see
-    ``is_conditional``), so an `lhs = rhs` there is an assumption, not an identity."""
+    ``is_conditional``), so an `lhs = rhs` there is an assumption, not an identity.
+    ``style``: how the author writes (``render.style``), for the corrected values."""
     out: list[Problem] = []
     for st in statements:
         for k, op in enumerate(st.ops):
             lhs, rhs = st.parts[k], st.parts[k + 1]
             if op == "=" and not isinstance(lhs, ir.Derivative) and (isinstance(lhs, ir.Differential) or not conditional) \
                     and _identity_candidate(st, k, scope):
-                key = ("identity", lhs, rhs, scope_key)
+                key = ("identity", lhs, rhs, scope_key, style)
                 hit = _CACHE.get(key)
                 if hit is None:
-                    hit = tuple(_check_identity(lhs, rhs, scope))
-                    _CACHE[key] = hit
+                    hit = _CACHE[key] = tuple(_check_identity(lhs, rhs, scope, style))
+                    _bound_cache()
                 out.extend(Problem(p.code, p.message, rhs.span or p.span, p.severity, p.related, p.fix) for p in hit)
                 continue
             if op != "=" or not isinstance(lhs, ir.Derivative) or isinstance(rhs, ir.Derivative):
                 continue
             names = {n.name for n in lhs.walk() if isinstance(n, ir.Sym)}
-            key = (lhs, rhs, scope_key, tuple((n, definitions[n]) for n in sorted(names) if n in definitions))
+            key = (lhs, rhs, scope_key, tuple((n, definitions[n]) for n in sorted(names) if n in definitions), style)
             hit = _CACHE.get(key)
             if hit is None:
-                hit = tuple(_check(lhs, rhs, scope, definitions))
-                _CACHE[key] = hit
-                if len(_CACHE) > 2048:
-                    _CACHE.popitem(last=False)
+                hit = _CACHE[key] = tuple(_check(lhs, rhs, scope, definitions, style))
+                _bound_cache()
             # spans are those of this occurrence
             out.extend(Problem(p.code, p.message, rhs.span or p.span, p.severity, p.related, p.fix) for p in hit)
     return out
@@ -149,11 +153,11 @@ def _general_identity(lhs: ir.Expr, rhs: ir.Expr) -> bool:
     return bool(names) and names == _symbols(rhs)
 
 
-def _check_identity(lhs: ir.Expr, rhs: ir.Expr, scope: Scope) -> list[Problem]:
+def _check_identity(lhs: ir.Expr, rhs: ir.Expr, scope: Scope, style=None) -> list[Problem]:
     from .. import verify
 
     if not isinstance(lhs, ir.Differential):
-        return _check_general_identity(lhs, rhs, scope)
+        return _check_general_identity(lhs, rhs, scope, style)
 
     from .. import calculus
 
@@ -174,12 +178,12 @@ def _check_identity(lhs: ir.Expr, rhs: ir.Expr, scope: Scope) -> list[Problem]:
         return []
     from ..render.latex import to_latex
 
-    right = to_latex(dF)
+    right = to_latex(dF, style)
     return [Problem("claim/false", f"this differential is not right: mcls computes {right} (the two sides differ on random instances, relative error {v.max_rel_error:.2g})",
                     rhs.span or (0, 0), Severity.WARNING, fix=right)]
 
 
-def _check_general_identity(lhs: ir.Expr, rhs: ir.Expr, scope: Scope) -> list[Problem]:
+def _check_general_identity(lhs: ir.Expr, rhs: ir.Expr, scope: Scope, style=None) -> list[Problem]:
     from .. import verify
 
     try:
@@ -200,7 +204,7 @@ def _check_general_identity(lhs: ir.Expr, rhs: ir.Expr, scope: Scope) -> list[Pr
     try:
         left = simplify(lhs, calculus.shapes_for(lhs, scope, rhs))
         if left != lhs and verify.verify_identity(lhs, left, scope, trials=3).ok:
-            fix = to_latex(left)
+            fix = to_latex(left, style)
     except Exception:  # noqa: BLE001 - the warning stands without a suggestion
         fix = None
     value = f"; the left side equals {fix}" if fix else ""
@@ -221,7 +225,7 @@ def _mentions(x: ir.Expr, name: str) -> bool:
     return any(isinstance(n, ir.Sym) and n.name == name for n in x.walk())
 
 
-def _check(d: ir.Derivative, claimed: ir.Expr, scope: Scope, definitions: dict[str, ir.Expr]) -> list[Problem]:
+def _check(d: ir.Derivative, claimed: ir.Expr, scope: Scope, definitions: dict[str, ir.Expr], style=None) -> list[Problem]:
     from .. import verify
     from ..render.latex import to_latex
     from . import derive
@@ -260,6 +264,6 @@ def _check(d: ir.Derivative, claimed: ir.Expr, scope: Scope, definitions: dict[s
         return [_verified(claimed, "this derivative", v)]
     if v.reason is None or "differs" not in v.reason:
         return []
-    right = to_latex(dv.result)
+    right = to_latex(dv.result, style)
     return [Problem("claim/false", f"this derivative is not right: mcls computes {right} (verified numerically; the stated one differs, relative error {v.max_rel_error:.2g})",
                     claimed.span or (0, 0), Severity.WARNING, fix=right)]
