@@ -109,3 +109,18 @@ def test_the_time_budget_is_said():
 def test_not_on_math_no_hover():
     text, offset = cursor(DECL + "plain te$0xt")
     assert hover(analyze(text, "markdown"), offset, UNI) is None
+
+
+def test_hovering_a_stated_identity_says_whether_it_holds():
+    text, offset = cursor(DECL + r"We have $(AX)^\top =$0 X^\top A^\top$ and $(A X)^\top X = X^\top A X$.")
+    d = analyze(text, "markdown")
+    assert hover(d, offset, UNI).plaintext.splitlines()[1].startswith("✓ this identity is right: verified numerically")
+    wrong = hover(d, text.index("= X^\\top A X"), UNI).plaintext.splitlines()[1]
+    assert wrong.startswith("✗ this identity does not hold") and r"X^\top A^\top X" in wrong
+
+
+def test_elementwise_functions_of_square_matrices_say_their_convention():
+    text, offset = cursor(r"Let $X \in \mathbb{R}^{n\times n}$, $x \in \mathbb{R}^n$. $$F$0 = \exp(X)$$ and $$s = \exp(x)$$")
+    d = analyze(text, "markdown")
+    assert "exp acts element-wise here" in hover(d, offset, UNI).plaintext
+    assert "element-wise" not in hover(d, text.index("s ="), UNI).plaintext  # a vector: no ambiguity

@@ -264,6 +264,30 @@ def result_unicode(dv: Derivation, style=None) -> str:
     return f"∂{name}/∂{wrt}{sub(i + (j or ''))} = " + to_unicode(dv.result, style)
 
 
+_MATRIX_FUNCTION = {"exp": "matrix exponential", "log": "matrix logarithm", "sqrt": "matrix square root",
+                    "sin": "matrix sine", "cos": "matrix cosine"}
+
+
+def elementwise_note(dv: Derivation, scope) -> str | None:
+    """``\\exp(X)``, ``\\log X``, ``\\sqrt{X}`` of a square matrix may mean the matrix function
+    (``e^X = Σ Xᵏ/k!``); mcls reads them element-wise, as ML papers do. Say so where it matters."""
+    funcs = [n for n in dv.f.walk() if isinstance(n, ir.Func) and n.name in _MATRIX_FUNCTION]
+    if not funcs:
+        return None
+    from ..calculus import shapes_for
+
+    try:
+        st = shapes_for(dv.f, scope)
+    except Exception:  # noqa: BLE001 - no note rather than no hover
+        return None
+    for fn in funcs:
+        sh = st.get(fn.arg)
+        if sh is not None and sh.rows == sh.cols and sh.rows != 1:
+            return (f"{fn.name} acts element-wise here (mcls's convention); if the {_MATRIX_FUNCTION[fn.name]} is meant, "
+                    "this is not its derivative")
+    return None
+
+
 def verified_text(v: Verified) -> str:
     if v.ok:
         return f"✓ verified numerically (max rel. error {v.max_rel_error:.0e}, {v.trials} trials)"

@@ -53,6 +53,15 @@ def hover(doc: DocumentAnalysis, offset: int, options: HoverOptions = HoverOptio
     lines_md.append(f"**{_md_escape(head_uni)}** : {shape_txt}")
     lines_txt.append(f"{head_uni} : {shape_txt}")
 
+    # What mcls found of a claim this statement makes (identity, derivative, differential).
+    if stmt.span is not None:
+        lo, hi = stmt.span[0] + ra.region.start, stmt.span[1] + ra.region.start
+        for p in [*doc.verified, *(p for p in doc.problems if p.code == "claim/false")]:
+            if lo <= p.span[0] and p.span[1] <= hi:
+                mark = "✓ " if p.code == "claim/verified" else "✗ "
+                lines_md.append(mark + _md_escape(p.message))
+                lines_txt.append(mark + p.message)
+
     import time
 
     deadline = time.monotonic() + options.budget_s
@@ -180,12 +189,15 @@ def render_derivation(dv, options: HoverOptions, doc: DocumentAnalysis) -> tuple
     if d_uni:
         parts.append(f"`{d_uni}`")
     parts.append(mark + conv)
+    if note := derive.elementwise_note(dv, doc.scope):
+        parts.append("⚠ " + note)
     if dv.kind == "scalar" and {"symmetric", "spd"} & doc.scope.assumptions_of(dv.wrt.name):
         w = uni.split("/∂", 1)[1].split(" =", 1)[0]
         parts.append(f"{w} is symmetric: this is the unconstrained gradient G; on symmetric matrices it is G + Gᵀ − I ⊙ G")
     if options.markdown:
         parts.append("```latex\n" + latex + ("\n" + d_latex if d_latex else "") + "\n```")
-    return "\n\n".join(parts), "\n".join(x for x in (uni, d_uni, mark) if x)
+    note = derive.elementwise_note(dv, doc.scope)
+    return "\n\n".join(parts), "\n".join(x for x in (uni, d_uni, mark, "⚠ " + note if note else "") if x)
 
 
 _STYLE_CACHE: dict[int, object] = {}
