@@ -145,3 +145,10 @@ def test_corrections_are_written_in_the_formula_s_own_style():
            r"$$\mathrm{d}\,\log\det X = \operatorname{tr}(X^{-T}\mathrm{d}X)$$" "\n"
            r"$$(AB)^T = A^T B^T$$" "\n")
     assert [p.fix for p in claims(doc)] == [r"\operatorname{tr}(X^{-1} \mathrm{d}X)", "B^T A^T"]
+
+
+def test_markup_in_the_sentence_is_not_a_condition():
+    """`\\begin{equation}` says no "equation", `$m \\ne n$` no "not"."""
+    doc = DECL + ("Two slips:\n\\begin{equation}\n  d(A^{-1}) = -A^{-2}\\, dA,\n\\end{equation}\n"
+                  r"and $(AB)^\top = A^\top B^\top$ with $m \ne n$.")
+    assert [doc[slice(*p.span)] for p in claims(doc)] == [r"-A^{-2}\, dA", r"A^\top B^\top"]

@@ -80,6 +80,8 @@ _CONDITION_WORDS = re.compile(
 # A sentence starts after . ! ? ; (not the dot of i.e., e.g., cf.), a blank line or \item.
 _SENTENCE_START = re.compile(r"(?<!\bi\.e)(?<!\be\.g)(?<!\bcf)(?<!\bviz)(?<!\bresp)(?<!\bvs)[.!?;]\s|\n[ \t]*\n"
                              r"|\\(?:item|section|subsection|paragraph)\b|\\\\")
+# Markup is not prose: `\begin{equation}` is no "equation", `$x \ne 0$` no "not".
+_MARKUP = re.compile(r"\\(?:begin|end|label|ref|eqref|cite\w*|usepackage)\s*\{[^{}]*\}|\\[A-Za-z@]+|\$[^$]*\$")
 _MATH_TEXT = re.compile(r"\\(?:text\w*|mbox|mathrm|operatorname\*?)\s*\{([^{}]*)\}")
 
 
@@ -99,7 +101,7 @@ def _conditional(before: str, math: str, after: str) -> bool:
     sentence = before[m.end():] if m else before
     end = _SENTENCE_START.search(after)
     sentence += " " + (after[:end.start()] if end else after)
-    if _CONDITION_WORDS.search(sentence):
+    if _CONDITION_WORDS.search(_MARKUP.sub(" ", sentence)):
         return True
     return any(_CONDITION_WORDS.search(t.group(1)) for t in _MATH_TEXT.finditer(math) if t.group(1))
 
