@@ -124,3 +124,11 @@ def test_elementwise_functions_of_square_matrices_say_their_convention():
     d = analyze(text, "markdown")
     assert "exp acts element-wise here" in hover(d, offset, UNI).plaintext
     assert "element-wise" not in hover(d, text.index("s ="), UNI).plaintext  # a vector: no ambiguity
+
+
+def test_e_to_the_power_is_the_exponential():
+    text, offset = cursor(r"Let $x, w \in \mathbb{R}^{n}$. $$s$0 = e^{w^\top x}$$")
+    d = analyze(text, "markdown")
+    assert not [p for p in d.problems if p.code == "shape/undeclared"]  # `e` is Euler's number, not a name
+    shown = hover(d, offset, UNI).plaintext
+    assert "∂s/∂w = exp(wᵀ x) x" in shown and "✓ verified numerically" in shown

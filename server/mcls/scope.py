@@ -490,6 +490,12 @@ class _Resolver:
     def declared(self, name: str) -> Decl | None:
         return self.scope.decls.get(name)
 
+    def r_Power(self, x: ir.Power) -> Expr:
+        # `e^{x}` with an undeclared `e` is the exponential (element-wise on matrices, as \exp).
+        if isinstance(x.base, ir.Sym) and x.base.name in ("e", r"\mathrm{e}") and not self.declared(x.base.name):
+            return ir.Func("exp", self.go(x.exp), span=x.span)
+        return self._rebuild(x)
+
     def r_Sym(self, x: ir.Sym) -> Expr:
         if x.name in _IDENTITY and not self.declared(x.name):
             return ir.Identity(None, span=x.span)
