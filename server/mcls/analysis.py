@@ -504,6 +504,12 @@ def analyze_cached(text: str, language: str, path: str | None = None, context=No
 _LAST: dict[tuple[str, str], DocumentAnalysis] = {}  # the latest analysis of each document
 
 
+def forget(path: str) -> None:
+    """The document at ``path`` was closed: its latest analysis need not be kept."""
+    for key in [k for k in _LAST if k[0] == path]:
+        del _LAST[key]
+
+
 def _active_context(path: str, text: str):
     from .document.project import active
 

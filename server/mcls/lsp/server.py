@@ -166,7 +166,9 @@ class MclsServer(LanguageServer):
 
     def forget(self, uri: str) -> None:
         self.cancel_diagnostics(uri)
-        self._snapshots.pop(uri, None)
+        snap = self._snapshots.pop(uri, None)
+        if snap is not None and snap.path and (analysis := sys.modules.get("mcls.analysis")) is not None:
+            analysis.forget(snap.path)  # its latest analysis (never imported: nothing kept)
 
     def stop(self) -> None:
         for uri in list(self._pending):
