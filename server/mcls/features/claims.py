@@ -1,7 +1,9 @@
-"""Checking the derivatives a paper claims: `\\frac{\\partial f}{\\partial X} = G`,
-`\\nabla_X f = G`, `\\frac{\\partial M}{\\partial X_{ij}} = D`. A claim that fails
-numerical verification (while mcls's own result verifies) becomes a
-`claim/false` warning on the right-hand side with the correct value.
+"""Checking what a paper claims: derivatives (`\\frac{\\partial f}{\\partial X} = G`,
+`\\nabla_X f = G`, `\\frac{\\partial M}{\\partial X_{ij}} = D`), differentials of compound
+expressions (`d(X^{-1}) = …`) and identities (`(AB)^\\top = B^\\top A^\\top`, told apart from
+definitions, conditions and equations to solve). A claim that fails numerical
+verification (while mcls's own result verifies) becomes a `claim/false` warning on the
+right-hand side with the correct value; one that holds, a `claim/verified` finding.
 """
 
 from __future__ import annotations
