@@ -92,3 +92,33 @@ def test_numpy_action_takes_undeclared_symbols_as_arguments():
         E = np.zeros_like(A)
         E[i, j] = h
         assert np.allclose(ns["component"](A, X, i, j), (M(A + E) - M(A - E)) / (2 * h), atol=1e-6)
+
+
+MACRO_DOC = r"""\newcommand{\X}{\mathbf{X}}
+\newcommand{\A}{\mathbf{A}}
+\newcommand{\tr}{\operatorname{Tr}}
+\newcommand{\T}{\top}
+Let $\A \in \mathbb{R}^{n\times n}$ and $\X \in \mathbb{R}^{n\times m}$.
+\begin{equation}
+  f = \tr(\X^\T \A \X)
+\end{equation}
+"""
+
+
+def test_inserted_derivations_use_the_document_s_macros():
+    d = analyze(MACRO_DOC, "latex")
+    at = MACRO_DOC.index("f =")
+    act = next(a for a in actions_at(d, at, at) if a.data["what"] == "derivation" and a.data["wrt"] == "\\mathbf{X}")
+    e = resolve(d, act.data)[0]
+    assert r"\frac{\partial f}{\partial \X} &= (\A + \A^\T)\X" in e.new_text
+    assert "mathbf" not in e.new_text and "operatorname" not in e.new_text
+    new = MACRO_DOC[:e.span[0]] + e.new_text + MACRO_DOC[e.span[1]:]
+    after = analyze(new, "latex")
+    assert after.problems == [] and len(after.verified) >= 1  # its steps re-read, expand and verify
+
+
+def test_fold_respects_command_boundaries():
+    from mcls.document.macros import collect_macros, fold
+
+    m = collect_macros(r"\newcommand{\T}{\top}\newcommand{\X}{\mathbf{X}}\newcommand{\x}{x}")
+    assert fold(r"\mathbf{X}^\top \topsep x \mathbf{X}b", m) == r"\X^\T \topsep x \X b"

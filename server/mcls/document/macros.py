@@ -9,6 +9,7 @@ body map to the whole macro use, so a problem inside a body points at the use.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 
 MAX_DEPTH = 16
@@ -329,3 +330,36 @@ def _substitute(body: str, args, use_s: int, use_e: int):
         t.append(c); s.append(use_s); e.append(use_e)
         k += 1
     return t, s, e
+
+
+def fold(latex: str, macros: dict[str, Macro]) -> str:
+    """Write ``latex`` (made by mcls) with the document's own argument-less macros:
+    ``\\mathbf{X}`` -> ``\\X`` when the document says ``\\newcommand{\\X}{\\mathbf{X}}``.
+    Only bodies that are commands are folded (a macro for a plain letter would swallow
+    every such letter), longest first, at command boundaries."""
+    table = _fold_table(tuple(sorted((m.name, m.body) for m in macros.values() if m.nargs == 0)))
+    if table is None:
+        return latex
+    pattern, names = table
+
+    def put(m: re.Match[str]) -> str:
+        name = names[m.group(0)]
+        nxt = latex[m.end():m.end() + 1]
+        return name + " " if nxt.isalpha() and name[-1].isalpha() else name
+
+    return pattern.sub(put, latex)
+
+
+@lru_cache(maxsize=64)
+def _fold_table(defs: tuple[tuple[str, str], ...]) -> tuple[re.Pattern[str], dict[str, str]] | None:
+    names: dict[str, str] = {}
+    for name, body in defs:
+        body = body.strip()
+        if body.startswith("\\") and len(body) > 2 and body != name and body not in names:
+            names[body] = name
+    if not names:
+        return None
+    alts = sorted(names, key=len, reverse=True)
+    # A body ending in a letter must not match the start of a longer command (\top in \topsep).
+    pattern = re.compile("|".join(re.escape(b) + ("(?![A-Za-z])" if b[-1].isalpha() else "") for b in alts))
+    return pattern, names

@@ -94,6 +94,9 @@ def resolve(doc: DocumentAnalysis, data: dict) -> tuple[Edit, ...]:
         return (_insert_after(doc, ra, _numpy_block(doc, dv)),)
     else:
         raise derive.DeriveError(f"unknown action {what!r}")
+    from ..document.macros import fold
+
+    rows = [(fold(a, doc.macros), fold(b, doc.macros)) for a, b in rows]  # the document's own macros
     return (_insert_after(doc, ra, _math_block(doc, ra, rows)),)
 
 

@@ -194,8 +194,10 @@ def render_derivation(dv, options: HoverOptions, doc: DocumentAnalysis) -> tuple
     if dv.kind == "scalar" and {"symmetric", "spd"} & doc.scope.assumptions_of(dv.wrt.name):
         w = uni.split("/∂", 1)[1].split(" =", 1)[0]
         parts.append(f"{w} is symmetric: this is the unconstrained gradient G; on symmetric matrices it is G + Gᵀ − I ⊙ G")
-    if options.markdown:
-        parts.append("```latex\n" + latex + ("\n" + d_latex if d_latex else "") + "\n```")
+    if options.markdown:  # to copy into the document: in its own macros (the image needs them expanded)
+        from ..document.macros import fold
+
+        parts.append("```latex\n" + fold(latex + ("\n" + d_latex if d_latex else ""), doc.macros) + "\n```")
     note = derive.elementwise_note(dv, doc.scope)
     return "\n\n".join(parts), "\n".join(x for x in (uni, d_uni, mark, "⚠ " + note if note else "") if x)
 

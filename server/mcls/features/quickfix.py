@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .. import ir
 from ..analysis import DocumentAnalysis, RegionAnalysis
+from ..document.macros import fold
 from ..problems import Problem, Severity
 from .actions import Action, Edit
 
@@ -17,7 +18,8 @@ def quick_fixes(doc: DocumentAnalysis, start: int, end: int) -> list[Action]:
     out: list[Action] = []
     for p in doc.problems:
         if p.code == "claim/false" and p.fix and p.span[1] >= start and p.span[0] <= end:
-            out.append(Action(f"Replace with the verified value {p.fix}", "quickfix", {"diagnostic": p.code}, (Edit(p.span, p.fix),)))
+            value = fold(p.fix, doc.macros)  # in the document's own macros
+            out.append(Action(f"Replace with the verified value {value}", "quickfix", {"diagnostic": p.code}, (Edit(p.span, value),)))
             continue
         if p.code not in FIXABLE or p.severity != Severity.ERROR:
             continue
