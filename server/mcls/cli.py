@@ -355,23 +355,27 @@ def _render_sarif(checked: list[tuple[_Located, list[Problem]]]) -> str:
 
 
 def _print_coverage(checked: list[tuple[_Located, list[Problem]]]) -> None:
-    """Regions parsed, shaped and skipped, per file and in total (corpus coverage)."""
+    """Regions parsed, shaped and skipped, and the claims checked, per file and in total."""
     from mcls.analysis import analyze_cached, coverage
     from mcls.document.regions import language_for
 
-    tot = [0, 0, 0, 0]
+    tot = [0, 0, 0, 0, 0, 0]
     for loc, _ in checked:
         try:
             language = language_for(None, loc.path) or "latex"
             # the analysis `check` just made (same text and project context): a cache hit
-            c = coverage(analyze_cached(loc.text, language, loc.path, _context(loc.text, language, loc.path)))
+            doc = analyze_cached(loc.text, language, loc.path, _context(loc.text, language, loc.path))
+            c = coverage(doc)
         except Exception:  # noqa: BLE001 - stats never fail the run
             continue
-        for k, v in enumerate((c.regions, c.parsed, c.shaped, c.skipped)):
+        claims = (len(doc.verified), sum(p.code == "claim/false" for p in doc.problems))
+        for k, v in enumerate((c.regions, c.parsed, c.shaped, c.skipped, *claims)):
             tot[k] += v
-        print(f"mcls: {loc.path}: {c.regions} regions, {c.parsed} parsed, {c.shaped} shaped, {c.skipped} skipped", file=sys.stderr)
+        print(f"mcls: {loc.path}: {c.regions} regions, {c.parsed} parsed, {c.shaped} shaped, {c.skipped} skipped; "
+              f"claims: {claims[0]} verified, {claims[1]} false", file=sys.stderr)
     if len(checked) > 1:
-        print(f"mcls: total: {tot[0]} regions, {tot[1]} parsed, {tot[2]} shaped, {tot[3]} skipped", file=sys.stderr)
+        print(f"mcls: total: {tot[0]} regions, {tot[1]} parsed, {tot[2]} shaped, {tot[3]} skipped; "
+              f"claims: {tot[4]} verified, {tot[5]} false", file=sys.stderr)
 
 
 def _print_stats(checked: list[tuple[_Located, list[Problem]]], requested: int, seconds: float) -> None:
