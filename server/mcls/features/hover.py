@@ -54,18 +54,22 @@ def hover(doc: DocumentAnalysis, offset: int, options: HoverOptions = HoverOptio
     lines_txt.append(f"{head_uni} : {shape_txt}")
 
     # What mcls found of a claim this statement makes (identity, derivative, differential).
+    verdict = False
     if stmt.span is not None:
         lo, hi = stmt.span[0] + ra.region.start, stmt.span[1] + ra.region.start
         for p in [*doc.verified, *(p for p in doc.problems if p.code == "claim/false")]:
             if lo <= p.span[0] and p.span[1] <= hi:
+                verdict = True
                 mark = "✓ " if p.code == "claim/verified" else "✗ "
                 lines_md.append(mark + _md_escape(p.message))
                 lines_txt.append(mark + p.message)
+    # An identity is about its two sides being equal: derivatives of it would be noise.
+    identity = verdict and target is stmt and not isinstance(stmt.parts[0], (ir.Derivative, ir.Differential))
 
     import time
 
     deadline = time.monotonic() + options.budget_s
-    results = derivations_for(doc, stmt, target, options, deadline=deadline)
+    results = [] if identity else derivations_for(doc, stmt, target, options, deadline=deadline)
     if time.monotonic() > deadline:
         lines_md.append(f"_mcls stopped after its {options.budget_s:g} s budget; what it computed is shown_")
         lines_txt.append(f"(stopped after the {options.budget_s:g} s budget)")
