@@ -152,3 +152,29 @@ def test_markup_in_the_sentence_is_not_a_condition():
     doc = DECL + ("Two slips:\n\\begin{equation}\n  d(A^{-1}) = -A^{-2}\\, dA,\n\\end{equation}\n"
                   r"and $(AB)^\top = A^\top B^\top$ with $m \ne n$.")
     assert [doc[slice(*p.span)] for p in claims(doc)] == [r"-A^{-2}\, dA", r"A^\top B^\top"]
+
+
+def test_function_definitions_and_prose_assumptions_on_declarations():
+    """`f(x) = …` defines f; "let $\\Sigma \\in …$ be symmetric positive definite" makes the
+    symmetric-form gradient of a Gaussian log-likelihood right (it is false for general Σ)."""
+    from mcls.analysis import analyze
+
+    doc = (r"Let $A \in \mathbb{R}^{m\times n}$, $b \in \mathbb{R}^m$, $x, \mu \in \mathbb{R}^n$ and let "
+           r"$\Sigma \in \mathbb{R}^{n\times n}$ be symmetric positive definite. Let $f(x) = \|Ax - b\|_2^2$, so that "
+           r"$\nabla_x f = 2A^\top A x - 2A^\top b$. With $r = x - \mu$ and "
+           r"$\ell(\Sigma) = -\tfrac12 \log\det\Sigma - \tfrac12 r^\top \Sigma^{-1} r$, we obtain "
+           r"$\frac{\partial \ell}{\partial \Sigma} = \tfrac12(\Sigma^{-1} r r^\top \Sigma^{-1} - \Sigma^{-1})$.")
+    d = analyze(doc, "markdown")
+    assert {"symmetric", "spd"} <= d.scope.assumptions_of(r"\Sigma")
+    assert [p for p in d.problems if p.code.startswith("claim/")] == []
+    assert len(d.verified) == 2
+
+
+def test_generic_letters_in_a_conformable_sentence_are_not_size_errors():
+    from mcls.analysis import analyze
+
+    decl = r"Let $A \in \mathbb{R}^{m\times n}$, $B \in \mathbb{R}^{n\times m}$, $C \in \mathbb{R}^{n\times n}$. "
+    generic = decl + r"For conformable matrices the trace is cyclic: $\operatorname{tr}(ABC) = \operatorname{tr}(CAB)$."
+    assert [p for p in analyze(generic, "markdown").problems if p.severity.name == "ERROR"] == []
+    plain = decl + r"Then $\operatorname{tr}(ABC)$ is a number."
+    assert [p.code for p in analyze(plain, "markdown").problems if p.severity.name == "ERROR"] == ["shape/matmul"]

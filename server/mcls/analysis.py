@@ -9,6 +9,7 @@ region that changed, unless the change altered declarations.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -242,10 +243,13 @@ def analyze(text: str, language: str, path: str | None = None, context=None, pre
     hinted: set[str] = set()
     for r, pm in zip(regions, parsed):
         ra = _check_region(r, pm, scope, decl_fp)
+        if any(p.severity == Severity.ERROR and p.code.startswith("shape/") for p in ra.problems) and _generic_sizes(text, r):
+            # "for conformable matrices, tr(ABC) = tr(CAB)": the letters are generic here
+            ra.problems = [p for p in ra.problems if not (p.severity == Severity.ERROR and p.code.startswith("shape/"))]
         results.append(ra)
         for st in ra.statements:  # first: `L = …, \quad \nabla_w L = …` claims in the same display
-            if st.ops and st.ops[0] in ("=", ":=") and isinstance(st.parts[0], ir.Sym) and len(st.parts) > 1:
-                definitions.setdefault(st.parts[0].name, st.parts[1])
+            if (name := _defined_name(st)) is not None:
+                definitions.setdefault(name, st.parts[1])
         _claims(ra, scope, definitions, decl_fp, text)
         for name, shape, depends in _definitions(ra):
             if name not in scope.decls:
@@ -427,15 +431,44 @@ def _definitions(ra: RegionAnalysis):
     return _DEFS.get(ra.shapes, lambda _: list(_definitions_uncached(ra)))
 
 
+_GENERIC = re.compile(
+    r"\b(?:conformabl\w*|conformal\w*|compatibl\w*|(?:appropriate|suitabl)\w*\s+(?:sized?|sizes|dimension\w*|shape\w*)"
+    r"|of\s+(?:suitable|appropriate|compatible|matching)\s+(?:sizes?|dimensions?|shapes?)|whenever\b[^.]*\bdefined"
+    r"|(?:is|are)\s+(?:well[- ])?defined)\b", re.I)
+
+
+def _generic_sizes(text: str, region: Region) -> bool:
+    """The sentence says its letters are generic: "for conformable matrices", "whenever the
+    products are defined", "of compatible sizes" -- then the document's declarations of
+    those letters do not apply, and a size mismatch there is not an error."""
+    from .document.sentences import sentence_around
+
+    before, after = sentence_around(text, region)
+    return bool(_GENERIC.search(before) or _GENERIC.search(after))
+
+
+def _defined_name(st: ir.Chain) -> str | None:
+    """The name `M = …` or `f(x) = …` defines (a function's value is its right side)."""
+    if not (len(st.parts) >= 2 and st.ops and st.ops[0] in ("=", ":=")):
+        return None
+    lhs = st.parts[0]
+    if isinstance(lhs, ir.Sym):
+        return lhs.name
+    if isinstance(lhs, ir.Opaque) and lhs.args and all(isinstance(a, ir.Sym) for a in lhs.args) \
+            and re.fullmatch(r"\\?[A-Za-z]+", lhs.text):
+        return lhs.text
+    return None
+
+
 def _definitions_uncached(ra: RegionAnalysis):
     from .shapes import is_known
 
     for st in ra.statements:
-        if len(st.parts) >= 2 and st.ops and st.ops[0] in ("=", ":=") and isinstance(st.parts[0], ir.Sym):
+        if (name := _defined_name(st)) is not None:
             s = ra.shape_of(st.parts[1])
             if s is not None and is_known(s.rows) and is_known(s.cols):
                 depends = frozenset(n.name for n in st.parts[1].walk() if isinstance(n, ir.Sym))
-                yield st.parts[0].name, s, depends
+                yield name, s, depends
 
 
 def _first_span(ra: RegionAnalysis, name: str) -> Span:

@@ -308,6 +308,13 @@ def _names_in(pm, allow_relation: bool) -> tuple[tuple[str, Span], ...] | None:
     return tuple(out) or None
 
 
+def _declared_names(pm) -> list[tuple[str, Span]]:
+    """The names a region declares with ``\\in`` (``$\\Sigma \\in \\mathbb{R}^{n\\times n}$``)."""
+    if pm is None or pm.issues:
+        return []
+    return [(d.name, d.span) for st in pm.math.statements for d in declarations_in(st)]
+
+
 def _size_pair(raw: str):
     parts = re.split(r"\\times|×|\\by(?![A-Za-z])", raw)
     if len(parts) != 2:
@@ -344,9 +351,24 @@ def prose_declarations(text: str, regions, parsed) -> tuple[list[Decl], dict[str
         for name, span in names:
             decls.append(Decl(name, rows, cols, span, shape_text, kind="prose"))
 
+    def assume(names, k: int, g: str) -> None:
+        """"a symmetric matrix $A$", "$A$ is positive definite", "let $\\Sigma \\in …$ be SPD"."""
+        before = text[max(regions[k - 1].outer_end if k else 0, regions[k].outer_start - 80) : regions[k].outer_start]
+        words = [m.group(1) for m in _ADJ_BEFORE.finditer(before)]
+        if clause := _ASSUME_CLAUSE.match(g[:160]):
+            words += [m.group(2) for m in _ASSUME_WORDS.finditer(clause.group(1)) if not m.group(1)]  # not "is not symmetric"
+        for w in words:
+            word = re.sub(r"[- ]+", " ", w.lower()).replace("semi definite", "semidefinite")
+            kind = _ASSUME_KIND.get(word) or ("invertible" if word.startswith("non") else None)
+            if kind:
+                for name, _ in names:
+                    assumptions.setdefault(name, set()).add(kind)
+
     k = 0
     while k < n:
         names = _region_names(parsed[k], regions[k])
+        if names is None and (declared := _declared_names(parsed[k])):
+            assume(declared, k, gap(k))  # the declaration gives the shape, the prose the properties
         if names is None:
             # "an $n \times n$ matrix $A$", "an $n$-vector $x$": the size comes first
             if k + 1 < n and parsed[k + 1] is not None:
@@ -374,23 +396,7 @@ def prose_declarations(text: str, regions, parsed) -> tuple[list[Decl], dict[str
         if more_names and _PLURAL.match(gap(jj)):
             names, j = names + more_names, jj
         g = gap(j)
-        before = text[max(regions[k - 1].outer_end if k else 0, regions[k].outer_start - 80) : regions[k].outer_start]
-        for m in _ADJ_BEFORE.finditer(before):
-            word = re.sub(r"[- ]+", " ", m.group(1).lower()).replace("semi definite", "semidefinite")
-            kind = _ASSUME_KIND.get(word) or ("invertible" if word.startswith("non") else None)
-            if kind:
-                for name, _ in names:
-                    assumptions.setdefault(name, set()).add(kind)
-        clause = _ASSUME_CLAUSE.match(g[:160])
-        if clause:
-            for m in _ASSUME_WORDS.finditer(clause.group(1)):
-                if m.group(1):  # "is not symmetric"
-                    continue
-                word = re.sub(r"[- ]+", " ", m.group(2).lower()).replace("semi definite", "semidefinite")
-                kind = _ASSUME_KIND.get(word) or ("invertible" if word.startswith("non") else None)
-                if kind:
-                    for name, _ in names:
-                        assumptions.setdefault(name, set()).add(kind)
+        assume(names, k, g)
         if _SCALAR_RE.match(g[:160]):
             declare(names, one, one, "scalar")
             k = j + 1
@@ -436,7 +442,7 @@ def prose_inert(regions, parsed, k: int) -> bool:
     def gap(j: int) -> int:
         return regions[j + 1].outer_start - regions[j].outer_end
 
-    if _region_names(parsed[k], regions[k]) or _region_names(parsed[k], regions[k], allow_relation=True):
+    if _region_names(parsed[k], regions[k]) or _region_names(parsed[k], regions[k], allow_relation=True) or _declared_names(parsed[k]):
         return False
     if k + 1 < len(regions) and gap(k) <= _SIZE_FIRST_GAP and _region_names(parsed[k + 1], regions[k + 1]):
         return False

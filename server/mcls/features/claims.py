@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from functools import lru_cache
 
 from .. import ir
+from ..document.sentences import sentence_around
 from ..problems import Problem, Severity
 from ..scope import Scope
 
@@ -79,11 +79,7 @@ _CONDITION_WORDS = re.compile(
     r"commut\w*|eigen\w*|stationar\w*|optimal\w*|minimi[sz]\w*|maximi[sz]\w*|critical|setting|impos\w*|enforc\w*|"
     r"orthogonal|orthonormal|unitary|idempotent|projections?|projectors?|normal|nilpotent|involut\w*|permutations?|"
     r"rotations?|reflections?|triangular|diagonal\w*|circulant|toeplitz|stochastic|singular|rank|null\s*space|kernel)(?!\w)", re.I)
-# A sentence starts after . ! ? ; (not the dot of i.e., e.g., cf.), a blank line or \item.
-_SENTENCE_START = re.compile(r"(?<!\bi\.e)(?<!\be\.g)(?<!\bcf)(?<!\bviz)(?<!\bresp)(?<!\bvs)[.!?;]\s|\n[ \t]*\n"
-                             r"|\\(?:item|section|subsection|paragraph)\b|\\\\")
-# Markup is not prose: `\begin{equation}` is no "equation", `$x \ne 0$` no "not".
-_MARKUP = re.compile(r"\\(?:begin|end|label|ref|eqref|cite\w*|usepackage)\s*\{[^{}]*\}|\\[A-Za-z@]+|\$[^$]*\$")
+_CONSEQUENCE = re.compile(r"\bso\s+that\b", re.I)
 _MATH_TEXT = re.compile(r"\\(?:text\w*|mbox|mathrm|operatorname\*?)\s*\{([^{}]*)\}")
 
 
@@ -91,21 +87,12 @@ def is_conditional(text: str, region) -> bool:
     """Whether the math of ``region`` is stated under a condition: a condition word in its
     sentence, before it ("if $AB = BA$") or after it ("$e^{A+B} = e^A e^B$ when $A$ and $B$
     commute"), or in a ``\\text{…}`` inside it (`\\quad\\text{s.t.}`)."""
-    return _conditional(text[max(0, region.outer_start - 240):region.outer_start], region.text,
-                        text[region.outer_end:region.outer_end + 160])
-
-
-@lru_cache(maxsize=1 << 15)  # asked for every claim-like region on every keystroke
-def _conditional(before: str, math: str, after: str) -> bool:
-    m = None
-    for m in _SENTENCE_START.finditer(before):
-        pass
-    sentence = before[m.end():] if m else before
-    end = _SENTENCE_START.search(after)
-    sentence += " " + (after[:end.start()] if end else after)
-    if _CONDITION_WORDS.search(_MARKUP.sub(" ", sentence)):
+    before, after = sentence_around(text, region)
+    # After a formula "so that" draws a consequence ("…, so that $\\nabla f = …$"); before one
+    # it states a condition ("choose $x$ so that …").
+    if _CONDITION_WORDS.search(before) or _CONDITION_WORDS.search(_CONSEQUENCE.sub(" ", after)):
         return True
-    return any(_CONDITION_WORDS.search(t.group(1)) for t in _MATH_TEXT.finditer(math) if t.group(1))
+    return any(_CONDITION_WORDS.search(t.group(1)) for t in _MATH_TEXT.finditer(region.text) if t.group(1))
 
 
 _LEAVES_OK = (ir.Sym, ir.Num, ir.Basis, ir.UnitVec, ir.Ones, ir.Identity, ir.Zero, ir.Entry, ir.Differential)
