@@ -247,9 +247,8 @@ def analyze(text: str, language: str, path: str | None = None, context=None, pre
             # "for conformable matrices, tr(ABC) = tr(CAB)": the letters are generic here
             ra.problems = [p for p in ra.problems if not (p.severity == Severity.ERROR and p.code.startswith("shape/"))]
         results.append(ra)
-        for st in ra.statements:  # first: `L = …, \quad \nabla_w L = …` claims in the same display
-            if (name := _defined_name(st)) is not None:
-                definitions.setdefault(name, st.parts[1])
+        for name, rhs in _DEFINED.get(ra.statements, _defined_in):  # first: `L = …, \quad \nabla_w L = …`
+            definitions.setdefault(name, rhs)
         _claims(ra, scope, definitions, decl_fp, text)
         for name, shape, depends in _definitions(ra):
             if name not in scope.decls:
@@ -445,6 +444,13 @@ def _generic_sizes(text: str, region: Region) -> bool:
 
     before, after = sentence_around(text, region)
     return bool(_GENERIC.search(before) or _GENERIC.search(after))
+
+
+def _defined_in(statements: tuple[ir.Chain, ...]) -> tuple[tuple[str, ir.Expr], ...]:
+    return tuple((name, st.parts[1]) for st in statements if (name := _defined_name(st)) is not None)
+
+
+_DEFINED: IdMemo = IdMemo()  # per cached statements: a keystroke elsewhere skips them
 
 
 def _defined_name(st: ir.Chain) -> str | None:
