@@ -178,3 +178,11 @@ def test_generic_letters_in_a_conformable_sentence_are_not_size_errors():
     assert [p for p in analyze(generic, "markdown").problems if p.severity.name == "ERROR"] == []
     plain = decl + r"Then $\operatorname{tr}(ABC)$ is a number."
     assert [p.code for p in analyze(plain, "markdown").problems if p.severity.name == "ERROR"] == ["shape/matmul"]
+
+
+def test_is_defined_as_does_not_make_letters_generic():
+    from mcls.analysis import analyze
+
+    doc = (r"Let $A \in \mathbb{R}^{m\times n}$, $X \in \mathbb{R}^{m\times n}$. "
+           r"The matrix $M = A X$ is defined as the product of the two.")
+    assert [p.code for p in analyze(doc, "markdown").problems if p.severity.name == "ERROR"] == ["shape/matmul"]

@@ -432,8 +432,7 @@ def _definitions(ra: RegionAnalysis):
 
 _GENERIC = re.compile(
     r"\b(?:conformabl\w*|conformal\w*|compatibl\w*|(?:appropriate|suitabl)\w*\s+(?:sized?|sizes|dimension\w*|shape\w*)"
-    r"|of\s+(?:suitable|appropriate|compatible|matching)\s+(?:sizes?|dimensions?|shapes?)|whenever\b[^.]*\bdefined"
-    r"|(?:is|are)\s+(?:well[- ])?defined)\b", re.I)
+    r"|of\s+(?:suitable|appropriate|compatible|matching)\s+(?:sizes?|dimensions?|shapes?)|whenever\b[^.]*\bdefined)\b", re.I)
 
 
 def _generic_sizes(text: str, region: Region) -> bool:
