@@ -183,16 +183,20 @@ async def test_clients_without_resolve_get_edits_and_settings_apply(plain_client
     assert derivation.edit is not None, "resolved eagerly for this client"
 
 
+async def false_claims(client: LanguageClient, uri: str, text: str, language: str) -> list[types.Diagnostic]:
+    """Open ``text`` and return its published claim/false diagnostics."""
+    open_doc(client, uri, text, language)
+    params = await published(client, uri, 1)
+    return [d for d in params.diagnostics if d.code == "claim/false"]
+
+
 async def test_true_and_false_claims_over_the_server(client: LanguageClient):
     text = (
         "Let $A, X \\in \\mathbb{R}^{n\\times n}$.\n"
         "True: $\\frac{\\partial}{\\partial X}\\operatorname{tr}(AX) = A^\\top$.\n"
         "False: $\\nabla_X \\operatorname{tr}(AX) = A$.\n"
     )
-    uri = "file:///tmp/e2e-claims.md"
-    open_doc(client, uri, text, "markdown")
-    params = await published(client, uri, 1)
-    claims = [d for d in params.diagnostics if d.code == "claim/false"]
+    claims = await false_claims(client, "file:///tmp/e2e-claims.md", text, "markdown")
     assert len(claims) == 1 and claims[0].range.start.line == 2
     assert claims[0].severity == types.DiagnosticSeverity.Warning and "A^\\top" in claims[0].message
 
@@ -204,9 +208,7 @@ async def test_false_identity_and_its_quick_fix_over_the_server(client: Language
         "Note: $(AB)^\\top = A^\\top B^\\top$ ⊙.\r\n"
     )
     uri = "file:///tmp/e2e-identity.tex"
-    open_doc(client, uri, text, "latex")
-    params = await published(client, uri, 1)
-    claims = [d for d in params.diagnostics if d.code == "claim/false"]
+    claims = await false_claims(client, uri, text, "latex")
     assert len(claims) == 1
     assert claims[0].range.start == pos(text, "A^\\top B^\\top") and claims[0].range.end == pos(text, "A^\\top B^\\top", len("A^\\top B^\\top"))
     actions = await asyncio.wait_for(
