@@ -193,7 +193,8 @@ def render_derivation(dv, options: HoverOptions, doc: DocumentAnalysis) -> tuple
     if d_uni:
         parts.append(f"`{d_uni}`")
     parts.append(mark + conv)
-    if note := derive.elementwise_note(dv, doc.scope):
+    note = derive.elementwise_note(dv, doc.scope)
+    if note:
         parts.append("⚠ " + note)
     if dv.kind == "scalar" and {"symmetric", "spd"} & doc.scope.assumptions_of(dv.wrt.name):
         w = uni.split("/∂", 1)[1].split(" =", 1)[0]
@@ -202,7 +203,6 @@ def render_derivation(dv, options: HoverOptions, doc: DocumentAnalysis) -> tuple
         from ..document.macros import fold
 
         parts.append("```latex\n" + fold(latex + ("\n" + d_latex if d_latex else ""), doc.macros) + "\n```")
-    note = derive.elementwise_note(dv, doc.scope)
     return "\n\n".join(parts), "\n".join(x for x in (uni, d_uni, mark, "⚠ " + note if note else "") if x)
 
 
