@@ -89,7 +89,7 @@ def update_regions(old_text: str, old: list[Region], text: str, language: str) -
     if not old or not text:
         return find_regions(text, language), None
     p, q = _common_ends(old_text, text)
-    k = _last_start_at_most(old, p)
+    k = bisect_right(old, p, key=lambda r: r.start) - 1  # the last region starting at or before the edit
     if k < 0 or len(old_text) - q > old[k].end:
         return find_regions(text, language), None
     r = old[k]
@@ -117,17 +117,6 @@ def _same_place(a: Region, r: Region, delta: int) -> bool:
     """``a`` is region ``r`` after an edit of ``delta`` characters inside its content."""
     return (a.outer_start, a.start, a.kind, a.env, a.display, a.closed) == (r.outer_start, r.start, r.kind, r.env, r.display, r.closed) \
         and a.end == r.end + delta and a.outer_end == r.outer_end + delta
-
-
-def _last_start_at_most(regions: list[Region], offset: int) -> int:
-    lo, hi = 0, len(regions)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if regions[mid].start <= offset:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo - 1
 
 
 def _common_ends(a: str, b: str) -> tuple[int, int]:
