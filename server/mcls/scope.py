@@ -352,7 +352,8 @@ def prose_declarations(text: str, regions, parsed) -> tuple[list[Decl], dict[str
             decls.append(Decl(name, rows, cols, span, shape_text, kind="prose"))
 
     def assume(names, k: int, g: str) -> None:
-        """"a symmetric matrix $A$", "$A$ is positive definite", "let $\\Sigma \\in …$ be SPD"."""
+        """Properties stated in prose: "a symmetric matrix $A$", "$A$ is positive definite",
+        "let $\\Sigma \\in …$ be SPD"."""
         before = text[max(regions[k - 1].outer_end if k else 0, regions[k].outer_start - 80) : regions[k].outer_start]
         words = [m.group(1) for m in _ADJ_BEFORE.finditer(before)]
         if clause := _ASSUME_CLAUSE.match(g[:160]):
