@@ -78,3 +78,26 @@ async def hover(client: LanguageClient, uri: str, line: int, character: int) -> 
 
 def rng(l0: int, c0: int, l1: int, c1: int) -> types.Range:
     return types.Range(start=types.Position(line=l0, character=c0), end=types.Position(line=l1, character=c1))
+
+
+def pos(text: str, needle: str, delta: int = 0, nth: int = 0) -> types.Position:
+    """The UTF-16 position ``delta`` characters into the ``nth`` occurrence of ``needle``."""
+    from mcls.document.text import LineIndex
+
+    at = -1
+    for _ in range(nth + 1):
+        at = text.index(needle, at + 1)
+    line, ch = LineIndex(text).offset_to_position(at + delta)
+    return types.Position(line=line, character=ch)
+
+
+def apply(text: str, edits: list[types.TextEdit]) -> str:
+    """Apply LSP text edits as a client does (UTF-16 positions, last edit first)."""
+    from mcls.document.text import LineIndex
+
+    idx = LineIndex(text)
+    for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        a = idx.position_to_offset(e.range.start.line, e.range.start.character)
+        b = idx.position_to_offset(e.range.end.line, e.range.end.character)
+        text = text[:a] + e.new_text + text[b:]
+    return text

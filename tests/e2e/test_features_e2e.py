@@ -12,10 +12,9 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from mcls.analysis import analyze
-from mcls.document.text import LineIndex
 from mcls.problems import Severity
 
-from lsp_client import SERVER, TIMEOUT, make_client, open_doc, published  # type: ignore[import-not-found]
+from lsp_client import SERVER, TIMEOUT, apply, make_client, open_doc, pos, published  # type: ignore[import-not-found]
 
 TEX = (
     "% ∂ ⊙ 😀 notes\r\n"
@@ -28,20 +27,6 @@ MD = (
     "Let $\\mathbf{X}, \\mathbf{A} \\in \\mathbb{R}^{n \\times p}$.\n\n"
     "∂ ⊙ 😀 $\\mathbf{y} = (\\mathbf{X} \\odot \\mathbf{A}) \\mathbf{1}_p$\n"
 )
-
-
-def pos(text: str, needle: str, delta: int = 0) -> types.Position:
-    line, ch = LineIndex(text).offset_to_position(text.index(needle) + delta)
-    return types.Position(line=line, character=ch)
-
-
-def apply(text: str, edits: list[types.TextEdit]) -> str:
-    idx = LineIndex(text)
-    for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
-        a = idx.position_to_offset(e.range.start.line, e.range.start.character)
-        b = idx.position_to_offset(e.range.end.line, e.range.end.character)
-        text = text[:a] + e.new_text + text[b:]
-    return text
 
 
 @pytest_lsp.fixture(

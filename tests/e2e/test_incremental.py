@@ -12,7 +12,6 @@ has errors after every edited line so a shifted offset cannot go unnoticed.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import json
@@ -22,30 +21,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import LanguageClient
 
 from mcls import cli
 
 from lsp_client import SERVER, TIMEOUT, make_client, published  # noqa: F401
 
 SEVERITY = {1: "error", 2: "warning", 3: "information", 4: "hint"}
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER, client_factory=make_client))
-async def client(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(types.InitializeParams(capabilities=client_capabilities("visual-studio-code")))
-    yield
-    await asyncio.wait_for(lsp_client.shutdown_session(), TIMEOUT)
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER, client_factory=make_client))
-async def client_utf8(lsp_client: LanguageClient):
-    result = await lsp_client.initialize_session(types.InitializeParams(capabilities=client_capabilities("neovim@v0.11.0")))
-    assert result.capabilities.position_encoding == types.PositionEncodingKind.Utf8
-    yield
-    await asyncio.wait_for(lsp_client.shutdown_session(), TIMEOUT)
 
 
 # ---------------------------------------------------------------- the client's model of the text

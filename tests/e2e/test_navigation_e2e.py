@@ -14,9 +14,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from mcls.document.text import LineIndex
 
-from lsp_client import TIMEOUT, change, make_client, open_doc, published  # type: ignore[import-not-found]
+from lsp_client import TIMEOUT, apply, change, make_client, open_doc, pos, published  # type: ignore[import-not-found]
 
 TEX = (
     "% 😀 notes ∂\r\n"
@@ -38,25 +37,8 @@ MD = (
 )
 
 
-def pos(text: str, needle: str, delta: int = 0, nth: int = 0) -> types.Position:
-    at = -1
-    for _ in range(nth + 1):
-        at = text.index(needle, at + 1)
-    line, ch = LineIndex(text).offset_to_position(at + delta)
-    return types.Position(line=line, character=ch)
-
-
 def rng(text: str, needle: str, nth: int = 0, length: int | None = None) -> types.Range:
     return types.Range(start=pos(text, needle, 0, nth), end=pos(text, needle, len(needle) if length is None else length, nth))
-
-
-def apply(text: str, edits: list[types.TextEdit]) -> str:
-    idx = LineIndex(text)
-    for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
-        a = idx.position_to_offset(e.range.start.line, e.range.start.character)
-        b = idx.position_to_offset(e.range.end.line, e.range.end.character)
-        text = text[:a] + e.new_text + text[b:]
-    return text
 
 
 def decode(data: list[int], legend: types.SemanticTokensLegend) -> list[tuple[int, int, int, str, set[str]]]:

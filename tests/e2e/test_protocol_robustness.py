@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcMethodNotFound
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import LanguageClient, client_capabilities
 
 from lsp_client import SERVER, TIMEOUT, change, hover, hover_params, make_client, open_doc, published, rng  # noqa: F401
 
@@ -65,27 +64,6 @@ def assert_range_inside(text: str, r: types.Range, encoding: str = "utf-16") -> 
         assert 0 <= pos.line < len(lines), f"{pos} past the last line"
         assert pos.character in boundaries(lines[pos.line], encoding), f"{pos} is not a character boundary ({encoding})"
     assert (r.start.line, r.start.character) <= (r.end.line, r.end.character)
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER, client_factory=make_client))
-async def client(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(types.InitializeParams(capabilities=client_capabilities("visual-studio-code")))
-    yield
-    await asyncio.wait_for(lsp_client.shutdown_session(), TIMEOUT)
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER, client_factory=make_client))
-async def client_utf8(lsp_client: LanguageClient):
-    result = await lsp_client.initialize_session(types.InitializeParams(capabilities=client_capabilities("neovim@v0.11.0")))
-    assert result.capabilities.position_encoding == types.PositionEncodingKind.Utf8
-    yield
-    await asyncio.wait_for(lsp_client.shutdown_session(), TIMEOUT)
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER, client_factory=make_client))
-async def raw(lsp_client: LanguageClient):
-    """Started, not initialized: the test drives the whole session."""
-    yield
 
 
 TEX = r"""\documentclass{article}

@@ -21,25 +21,6 @@ HERE = Path(__file__).parent
 from lsp_client import TIMEOUT, change, hover, make_client, open_doc, published, rng  # noqa: F401 (re-exported)
 
 
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=[sys.executable, "-m", "mcls", "serve"], client_factory=make_client)
-)
-async def client(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(
-        types.InitializeParams(capabilities=client_capabilities("visual-studio-code"))
-    )
-    yield
-    await asyncio.wait_for(lsp_client.shutdown_session(), TIMEOUT)
-
-
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=[sys.executable, "-m", "mcls", "serve"], client_factory=make_client)
-)
-async def raw(lsp_client: LanguageClient):
-    """Started but not initialized: the test drives the session itself."""
-    yield
-
-
 def _fake_config() -> ClientServerConfig:
     return ClientServerConfig(
         server_command=[sys.executable, str(HERE / "fake_analysis_server.py")], client_factory=make_client
