@@ -232,6 +232,14 @@ def register(server: Any) -> None:
             return snap, None
         return snap, await ls.analyse(fn, snap.text, snap.language, snap.path, *args)
 
+    async def _run_at(ls: Any, params: Any, fn: Any, *args: Any) -> tuple[Any, Any]:
+        """The snapshot and ``fn(text, language, path, offset, *args)`` at the request's
+        position; (None, None) for a document mcls does not read."""
+        if (at := at_position(ls, params)) is None:
+            return None, None
+        snap, offset = at
+        return snap, await ls.analyse(fn, snap.text, snap.language, snap.path, offset, *args)
+
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     @answers_empty_on_error("definition")
     async def definition(ls: Any, params: types.DefinitionParams) -> list[types.Location] | None:
@@ -243,40 +251,34 @@ def register(server: Any) -> None:
         return await _goto(ls, params, "declaration")
 
     async def _goto(ls: Any, params: Any, kind: str) -> list[types.Location] | None:
-        if (at := at_position(ls, params)) is None:
+        snap, targets = await _run_at(ls, params, _definition, kind)
+        if snap is None:
             return None
-        snap, offset = at
-        _, targets = await _run(ls, snap.uri, _definition, offset, kind)
         return await _locations(ls, snap, targets or []) or None
 
     @server.feature(types.TEXT_DOCUMENT_REFERENCES)
     @answers_empty_on_error("references")
     async def references(ls: Any, params: types.ReferenceParams) -> list[types.Location] | None:
-        if (at := at_position(ls, params)) is None:
-            return None
-        snap, offset = at
         include = bool(params.context.include_declaration) if params.context else True
-        _, spans = await _run(ls, snap.uri, _references, offset, include)
+        snap, spans = await _run_at(ls, params, _references, include)
+        if snap is None:
+            return None
         return [types.Location(uri=snap.uri, range=snap.positions.range(s)) for s in spans] or None
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)
     @answers_empty_on_error("documentHighlight")
     async def highlight(ls: Any, params: types.DocumentHighlightParams) -> list[types.DocumentHighlight] | None:
-        if (at := at_position(ls, params)) is None:
+        snap, found = await _run_at(ls, params, _highlights)
+        if snap is None:
             return None
-        snap, offset = at
-        _, found = await _run(ls, snap.uri, _highlights, offset)
         kinds = {"write": types.DocumentHighlightKind.Write, "read": types.DocumentHighlightKind.Read}
         return [types.DocumentHighlight(range=snap.positions.range(s), kind=kinds.get(k)) for s, k in found] or None
 
     @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
     @answers_empty_on_error("prepareRename")
     async def prepare_rename(ls: Any, params: types.PrepareRenameParams) -> types.PrepareRenamePlaceholder | None:
-        if (at := at_position(ls, params)) is None:
-            return None
-        snap, offset = at
-        _, place = await _run(ls, snap.uri, _prepare_rename, offset)
-        if place is None:
+        snap, place = await _run_at(ls, params, _prepare_rename)
+        if snap is None or place is None:
             return None
         return types.PrepareRenamePlaceholder(range=snap.positions.range(place.span), placeholder=place.placeholder)
 
@@ -285,10 +287,9 @@ def register(server: Any) -> None:
     async def rename(ls: Any, params: types.RenameParams) -> types.WorkspaceEdit | None:
         from mcls.features.navigation import RenameError
 
-        if (at := at_position(ls, params)) is None:
+        snap, edits = await _run_at(ls, params, _rename, params.new_name)
+        if snap is None:
             return None
-        snap, offset = at
-        _, edits = await _run(ls, snap.uri, _rename, offset, params.new_name)
         if isinstance(edits, RenameError):
             raise JsonRpcException(f"mcls: {edits}", code=REQUEST_FAILED)
         text_edits = [types.TextEdit(range=snap.positions.range(e.span), new_text=e.new_text) for e in edits]
@@ -337,11 +338,8 @@ def register(server: Any) -> None:
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=COMPLETION_TRIGGERS))
     @answers_empty_on_error("completion")
     async def completion(ls: Any, params: types.CompletionParams) -> types.CompletionList | None:
-        if (at := at_position(ls, params)) is None:
-            return None
-        snap, offset = at
-        _, result = await _run(ls, snap.uri, _complete, offset)
-        if result is None:
+        snap, result = await _run_at(ls, params, _complete)
+        if snap is None or result is None:
             return None
         snippets = bool(_cap(ls, "text_document.completion.completion_item.snippet_support", False))
         rng = snap.positions.range(result.span)
@@ -366,11 +364,8 @@ def register(server: Any) -> None:
     )
     @answers_empty_on_error("signatureHelp")
     async def signature_help(ls: Any, params: types.SignatureHelpParams) -> types.SignatureHelp | None:
-        if (at := at_position(ls, params)) is None:
-            return None
-        snap, offset = at
-        _, help_ = await _run(ls, snap.uri, _signature, offset)
-        if help_ is None:
+        snap, help_ = await _run_at(ls, params, _signature)
+        if snap is None or help_ is None:
             return None
         return types.SignatureHelp(
             signatures=[types.SignatureInformation(label=help_.label, documentation=help_.documentation or None)],
