@@ -19,6 +19,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ir
+from .document.text import matching_brace
 from .ir import Expr
 
 GREEK = {
@@ -220,29 +221,10 @@ def sanitize(text: str) -> str:
     """Blank out layout wrappers so statements inside them parse; keeps every offset."""
     text = _WRAPPERS.sub(lambda m: " " * len(m.group(0)), text)
     for m in list(_EQALIGN.finditer(text)):
-        close = _matching_brace(text, m.end() - 1)
+        close = matching_brace(text, m.end() - 1)
         if close is not None:
             text = _blank(_blank(text, close, close + 1), m.start(), m.end())
     return text
-
-
-def _matching_brace(text: str, open_at: int) -> int | None:
-    depth = 0
-    i = open_at
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return None
 
 
 _MATRIX_BEGIN = re.compile(r"\\begin\s*\{\s*(?:[bpvBV]?matrix|smallmatrix|array|cases)\*?\s*\}")
@@ -1005,7 +987,7 @@ _SUP_NOISE = re.compile(r"\\[,;:! ]|\\m?kern-?[0-9]*\.?[0-9]+(?:mu|em|ex|pt)|\\(
 
 def _sup_src(s) -> str:
     src = _SUP_NOISE.sub("", re.sub(r"\s+", "", _src(s)))
-    while len(src) > 2 and src[0] == "{" and src[-1] == "}" and _matching_brace(src, 0) == len(src) - 1:
+    while len(src) > 2 and src[0] == "{" and src[-1] == "}" and matching_brace(src, 0) == len(src) - 1:
         src = src[1:-1]
     # \text{T}, \mathrm{T}, {\sf T}, \rm T: all the transpose mark
     src = re.sub(r"\\(?:text|textrm|textsf|textup|textnormal|mathrm|mathsf|mathtt|mathit|operatorname|rm|sf|mathbf)\{([TH])\}", r"\\mathsf{\1}", src)
@@ -1087,7 +1069,7 @@ def _canon_size(s: str | None) -> str | None:
     if s is None:
         return None
     s = re.sub(r"\s+", "", s)
-    while len(s) >= 2 and s[0] == "{" and s[-1] == "}" and _matching_brace(s, 0) == len(s) - 1:
+    while len(s) >= 2 and s[0] == "{" and s[-1] == "}" and matching_brace(s, 0) == len(s) - 1:
         s = s[1:-1]
     return s or None
 

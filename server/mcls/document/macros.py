@@ -9,8 +9,10 @@ body map to the whole macro use, so a problem inside a body points at the use.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
+
+from .text import matching_brace
 
 MAX_DEPTH = 16
 MAX_EXPANSION = 200_000  # characters; beyond this we stop expanding (hostile input)
@@ -41,21 +43,8 @@ def _group(text: str, i: int) -> tuple[str, int] | None:
         i += 1
     if i >= n or text[i] != "{":
         return None
-    depth = 0
-    j = i
-    while j < n:
-        c = text[j]
-        if c == "\\":
-            j += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j], j + 1
-        j += 1
-    return None
+    j = matching_brace(text, i)
+    return None if j is None else (text[i + 1 : j], j + 1)
 
 
 def _name(text: str, i: int) -> tuple[str, int] | None:

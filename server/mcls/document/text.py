@@ -120,3 +120,24 @@ class LineIndex:
             it = _ASTRAL.finditer(self.text, start, self.line_end(line))
             cols = self._cols[line] = [m.start() - start for m in it]
         return cols
+
+
+def matching_brace(text: str, open_at: int) -> int | None:
+    """Offset of the ``}`` closing the ``{`` at ``open_at`` (escaped braces ``\\{`` do not
+    count); None when it is never closed."""
+    depth = 0
+    i = open_at
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return None
