@@ -55,6 +55,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from provenance import git_commit  # noqa: E402
+
 DEFAULT_JSON = HERE / "calculus_vs_sympy.json"
 
 TOL = 1e-5  # relative error against central differences (mcls's verify.TOL)
@@ -945,7 +948,7 @@ def bench(quick: bool, only: str | None = None, json_path: Path | None = DEFAULT
     result = {
         "meta": {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "commit": _git_commit(),
+            "commit": git_commit(),
             "python": sys.version.split()[0],
             "sympy": sympy.__version__,
             "platform": platform.platform(),
@@ -961,15 +964,6 @@ def bench(quick: bool, only: str | None = None, json_path: Path | None = DEFAULT
     if json_path is not None:
         Path(json_path).write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
     return result
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "server"], cwd=ROOT, capture_output=True, text=True)
-        return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except OSError:
-        return None
 
 
 def run(quick: bool = False) -> list[dict]:

@@ -49,6 +49,7 @@ sys.path.insert(0, str(HERE))
 
 from gen_paper import generate  # noqa: E402
 from lspclient import Session, percentile, tex_positions  # noqa: E402
+from provenance import git_commit  # noqa: E402
 
 TARGETS = {
     "initialize": 0.5,
@@ -227,15 +228,6 @@ def fmt_time(x: float) -> str:
     if x != x:
         return "-"
     return f"{x * 1000:.1f} ms" if x < 1 else f"{x:.2f} s"
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "server"], cwd=ROOT, capture_output=True, text=True)
-        return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except OSError:
-        return None
 
 
 def main(argv: list[str] | None = None) -> int:
