@@ -132,3 +132,19 @@ def test_e_to_the_power_is_the_exponential():
     assert not [p for p in d.problems if p.code == "shape/undeclared"]  # `e` is Euler's number, not a name
     shown = hover(d, offset, UNI).plaintext
     assert "∂s/∂w = exp(wᵀ x) x" in shown and "✓ verified numerically" in shown
+
+
+def test_the_style_read_from_the_analysis_is_the_document_s_style():
+    """Hover and actions read the notation from the analysis's regions (no second scan);
+    it must be what ``detect_style`` reads from the text."""
+    from pathlib import Path
+
+    from mcls.features.hover import _style
+    from mcls.render.style import detect_style
+
+    root = Path(__file__).resolve().parent
+    docs = sorted((root / "corpus").rglob("*.tex")) + sorted((root / "corpus").rglob("*.md"))
+    for path in docs:
+        text = path.read_text(encoding="utf-8")
+        language = "markdown" if path.suffix == ".md" else "latex"
+        assert _style(analyze(text, language)) == detect_style(text, language), path.name

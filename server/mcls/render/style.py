@@ -125,7 +125,11 @@ def detect_style(text: str, language: str = "latex") -> Style:
     """Read the notation a document uses (most frequent form wins).
     ``language`` (``latex`` | ``markdown``) tells where its math is; text without
     math delimiters is read as math."""
-    math = _math_text(text, language)
+    return style_of_math(_math_text(text, language))
+
+
+def style_of_math(math: str) -> Style:
+    """``detect_style`` of a document's math, already found and macro-expanded."""
     d = DEFAULT
 
     marks: Counter = Counter()
